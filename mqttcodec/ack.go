@@ -26,7 +26,7 @@ func DecodeAck(frame []byte, v Version, p *Ack) error {
 	}
 	p.PacketID = uint16(b[0])<<8 | uint16(b[1])
 	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3]
+		return ErrPacketIDZero // [MQTT-2.2.1-5]: it echoes a PUBLISH identifier, never 0 [MQTT-2.2.1-3]
 	}
 	switch v {
 	case V5:
@@ -40,7 +40,7 @@ func DecodeAck(frame []byte, v Version, p *Ack) error {
 			set = &pubrelReasons
 		}
 		if !set.has(b[2]) {
-			return ErrReasonCode // [MQTT-3.4.2.1] [MQTT-3.5.2.1] [MQTT-3.6.2.1] [MQTT-3.7.2.1]
+			return ErrReasonCode // [MQTT-3.4.2-1] [MQTT-3.5.2-1] [MQTT-3.6.2-1] [MQTT-3.7.2-1]
 		}
 		if len(b) == 3 {
 			return nil // [MQTT-3.4.2.2.1] remaining length < 4: no properties
@@ -55,7 +55,7 @@ func DecodeAck(frame []byte, v Version, p *Ack) error {
 	case V311, V31:
 		p.Props.reset()
 		if len(b) != 2 {
-			return ErrTrailingBytes // [MQTT-3.4.1] remaining length 2
+			return ErrTrailingBytes // 3.1.1 sections 3.4.1-3.7.1: remaining length 2
 		}
 	default:
 		return ErrUnknownVersion

@@ -87,13 +87,13 @@ func DecodeConnect(frame []byte, p *Connect) error {
 	p.UsernameFlag = f&flagUsername != 0
 	p.PasswordFlag = f&flagPassword != 0
 	if !p.WillFlag && (p.WillQoS != 0 || p.WillRetain) {
-		return ErrWillFlags // [MQTT-3.1.2-11] [MQTT-3.1.2-13]
+		return ErrWillFlags // [MQTT-3.1.2-11] [MQTT-3.1.2-13] (3.1.1: [MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-15])
 	}
 	if p.WillQoS == 3 {
-		return ErrWillQoS // [MQTT-3.1.2-12]
+		return ErrWillQoS // [MQTT-3.1.2-12] "a Malformed Packet" (3.1.1: [MQTT-3.1.2-14])
 	}
 	if p.Version != V5 && p.PasswordFlag && !p.UsernameFlag {
-		return ErrPasswordFlag // [MQTT-3.1.2-22] (v3.1.1 only; v5 allows a password alone)
+		return ErrPasswordFlag // 3.1.1: [MQTT-3.1.2-22]; 5.0 allows a password alone (section 3.1.2.9)
 	}
 	p.Props.reset()
 	p.WillProps.reset()
@@ -104,7 +104,7 @@ func DecodeConnect(frame []byte, p *Connect) error {
 		}
 	}
 	if p.ClientID, i, err = readString(b, i); err != nil {
-		return err // [MQTT-3.1.3-4] UTF-8 string
+		return err // [MQTT-3.1.3-4] UTF-8 string (same ID in 3.1.1)
 	}
 	if p.WillFlag {
 		if p.Version == V5 {
@@ -112,28 +112,31 @@ func DecodeConnect(frame []byte, p *Connect) error {
 				return err
 			}
 		}
-		if p.WillTopic, i, ok = readBytes(b, i); !ok {
-			return ErrTruncated
+		// [MQTT-3.1.3-11] (3.1.1: [MQTT-3.1.3-10]): a UTF-8 Encoded String,
+		// so ill-formed UTF-8 is a Malformed Packet [MQTT-1.5.4-1]; an empty
+		// or wildcard topic is a well-formed packet refused with 0x90.
+		if p.WillTopic, i, err = readString(b, i); err != nil {
+			return err
 		}
 		if ValidTopicName(p.WillTopic) != nil {
-			return ErrWillTopic // [MQTT-3.1.3-11]
+			return ErrWillTopic // [MQTT-4.7.3-1] [MQTT-4.7.0-1]
 		}
 		if p.WillPayload, i, ok = readBytes(b, i); !ok {
-			return ErrTruncated // [MQTT-3.1.3.4] will payload is binary data
+			return ErrTruncated // [MQTT-3.1.3.4] will payload is Binary Data
 		}
 	}
 	if p.UsernameFlag {
 		if p.Username, i, err = readString(b, i); err != nil {
-			return err // [MQTT-3.1.3-12]
+			return err // [MQTT-3.1.3-12] (3.1.1: [MQTT-3.1.3-11])
 		}
 	}
 	if p.PasswordFlag {
 		if p.Password, i, ok = readBytes(b, i); !ok {
-			return ErrTruncated // [MQTT-3.1.3.5] binary data
+			return ErrTruncated // [MQTT-3.1.3.6] Password is Binary Data (3.1.1: section 3.1.3.5)
 		}
 	}
 	if i != len(b) {
-		return ErrTrailingBytes
+		return ErrTrailingBytes // [MQTT-3.1.2-16] [MQTT-3.1.2-18] (3.1.1: [MQTT-3.1.2-18] [MQTT-3.1.2-20]): no unannounced field
 	}
 	return nil
 }
@@ -222,14 +225,14 @@ func DecodeConnack(frame []byte, v Version, p *Connack) error {
 		return ErrTruncated
 	}
 	if b[0]&^1 != 0 {
-		return ErrConnackFlags // [MQTT-3.2.2-1]
+		return ErrConnackFlags // [MQTT-3.2.2-1] (3.1.1: section 3.2.2.1)
 	}
 	p.SessionPresent = b[0]&1 != 0
 	p.Reason = ReasonCode(b[1])
 	switch v {
 	case V5:
 		if !connackReasons.has(b[1]) {
-			return ErrReasonCode // [MQTT-3.2.2.2]
+			return ErrReasonCode // [MQTT-3.2.2-8]
 		}
 		i, err := decodeProps(b, 2, &p.Props, propsConnack)
 		if err != nil {
@@ -250,7 +253,7 @@ func DecodeConnack(frame []byte, v Version, p *Connack) error {
 		return ErrUnknownVersion
 	}
 	if p.SessionPresent && p.Reason != Success {
-		return ErrConnackPresent // [MQTT-3.2.2-6] [MQTT-3.2.2-4]
+		return ErrConnackPresent // [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4])
 	}
 	return nil
 }

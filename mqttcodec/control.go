@@ -19,7 +19,7 @@ func DecodeDisconnect(frame []byte, v Version, p *Disconnect) error {
 		return decodeReasonProps(b, &p.Reason, &p.Props, &disconnectReasons, propsDisconnect)
 	case V311, V31:
 		if len(b) != 0 {
-			return ErrTrailingBytes // [MQTT-3.14.1] remaining length 0
+			return ErrTrailingBytes // 3.1.1 section 3.14.1: remaining length 0
 		}
 		return nil
 	}
@@ -35,7 +35,7 @@ func decodeReasonProps(b []byte, r *ReasonCode, p *Properties, set *reasons, all
 	}
 	*r = ReasonCode(b[0])
 	if !set.has(b[0]) {
-		return ErrReasonCode // [MQTT-3.14.2.1] [MQTT-3.15.2.1]
+		return ErrReasonCode // [MQTT-3.14.2-1] [MQTT-3.15.2-1]
 	}
 	if len(b) == 1 {
 		return nil // [MQTT-3.14.2.2.1] remaining length < 2: no properties
@@ -79,7 +79,8 @@ type Auth struct {
 }
 
 // DecodeAuth decodes an AUTH frame into p. AUTH exists only in v5; for v3
-// type 15 is reserved [MQTT-2.1.2].
+// type 15 is reserved [MQTT-2.1.2]. Every AUTH but the empty Success form
+// must carry an Authentication Method [MQTT-3.15.2.2.2].
 func DecodeAuth(frame []byte, v Version, p *Auth) error {
 	if v != V5 {
 		if v == V311 || v == V31 {
@@ -93,7 +94,16 @@ func DecodeAuth(frame []byte, v Version, p *Auth) error {
 	}
 	p.Reason = Success
 	p.Props.reset()
-	return decodeReasonProps(b, &p.Reason, &p.Props, &authReasons, propsAuth)
+	if err := decodeReasonProps(b, &p.Reason, &p.Props, &authReasons, propsAuth); err != nil {
+		return err
+	}
+	// [MQTT-3.15.2.2.2] "It is a Protocol Error to omit the Authentication
+	// Method". Only the empty form (remaining length 0, Success, no
+	// properties) may leave it out [MQTT-3.15.2.1].
+	if len(b) > 0 && !p.Props.Has(PropAuthMethod) {
+		return ErrAuthMethodMissing
+	}
+	return nil
 }
 
 // AppendAuth appends p encoded as a v5 AUTH packet (v is accepted for

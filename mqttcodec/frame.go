@@ -18,8 +18,13 @@ const MaxPacketSize = MaxRemainingLength + MaxFixedHeader
 // header, ErrReservedType for packet type 0, ErrMalformedVarint for a
 // remaining length longer than four bytes [MQTT-1.5.5-1], and
 // ErrPacketTooLarge when the size exceeds maxPacket (maxPacket <= 0: no
-// limit), decided before the body is buffered [MQTT-3.1.2-24]. It reads at
-// most MaxFixedHeader bytes of head and never allocates.
+// limit), decided before the body is buffered: a peer that sends a packet
+// larger than the Maximum Packet Size it was given commits a Protocol Error,
+// answered with DISCONNECT 0x95 [MQTT-3.2.2-15] [MQTT-3.2.2.3.6]
+// [MQTT-3.1.2.11.4]. It reads at most MaxFixedHeader bytes of head and never
+// allocates. Non-minimal remaining lengths are rejected for every version:
+// 5.0 requires the minimum encoding [MQTT-1.5.5-1]; 3.1.1 (section 2.2.3)
+// only describes it, and no known client sends anything else.
 func PacketSize(head []byte, maxPacket int) (int, error) {
 	if len(head) < 2 {
 		return 0, ErrNeedMore

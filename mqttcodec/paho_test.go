@@ -444,7 +444,12 @@ func randPacket(r *rand.Rand, v Version, t PacketType) any {
 		}
 		return d
 	case AUTH:
-		return &Auth{Reason: pick(r, &authReasons), Props: props(propsAuth)}
+		a := &Auth{Reason: pick(r, &authReasons), Props: props(propsAuth)}
+		if !a.Props.Has(PropAuthMethod) {
+			a.Props.AuthMethod = []byte("m") // [MQTT-3.15.2.2.2] every AUTH but the empty one names its method
+			a.Props.Set(PropAuthMethod)
+		}
+		return a
 	case PINGREQ, PINGRESP:
 		return &pingPacket{t}
 	}

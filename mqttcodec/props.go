@@ -76,8 +76,8 @@ var propType = [64]byte{
 }
 
 // propSet is a set of property IDs (bit id). Bit 0 (no property has ID 0)
-// marks "Subscription Identifier may repeat" (server->client PUBLISH
-// [MQTT-3.3.4-3]).
+// marks "Subscription Identifier may repeat" (server->client PUBLISH,
+// section 3.3.2.3.8, [MQTT-3.3.4-4]).
 type propSet uint64
 
 func pset(ids ...PropID) (s propSet) {
@@ -129,7 +129,7 @@ type Properties struct {
 
 	// SubscriptionIDs holds the first four subscription identifiers;
 	// NumSubscriptionIDs counts all of them. Only a server->client PUBLISH
-	// carries more than one [MQTT-3.3.4-3]; read any of them with
+	// carries more than one [MQTT-3.3.4-4]; read any of them with
 	// SubscriptionID(i). MoreSubscriptionIDs supplies identifiers 5.. to the
 	// encoder (decoders leave it nil and read them from Raw).
 	SubscriptionIDs     [4]uint32

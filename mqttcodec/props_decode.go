@@ -21,7 +21,7 @@ func decodeProps(b []byte, i int, p *Properties, allowed propSet) (int, error) {
 		l, i = v, i-1+n
 	}
 	if l > len(b)-i {
-		return i, ErrPropLength // [MQTT-2.2.2-1]
+		return i, ErrPropLength // [MQTT-2.2.2.1] the block runs past the packet
 	}
 	if l == 0 {
 		return i, nil
@@ -37,7 +37,7 @@ func decodeProps(b []byte, i int, p *Properties, allowed propSet) (int, error) {
 		// The identifier is a variable byte integer; every defined one is a
 		// single byte, so a continuation bit means an unknown identifier.
 		if id >= 64 || propsKnown&(1<<id) == 0 {
-			return end, ErrPropUnknown // [MQTT-2.2.2.2]
+			return end, ErrPropUnknown // [MQTT-2.2.2.2] "not valid for its packet type ... a Malformed Packet"
 		}
 		bit := uint64(1) << id
 		if uint64(allowed)&bit == 0 {
@@ -108,7 +108,7 @@ func decodeProps(b []byte, i int, p *Properties, allowed propSet) (int, error) {
 		switch PropID(id) {
 		case PropPayloadFormat:
 			if u8 > 1 {
-				return end, ErrPropValue // [MQTT-3.3.2.3.2] 0 or 1
+				return end, ErrPropValue // [MQTT-3.3.2.3.2] 0 or 1; the spec names no error for 2..255, we use Protocol Error
 			}
 			p.PayloadFormat = u8
 		case PropMessageExpiry:
@@ -124,7 +124,7 @@ func decodeProps(b []byte, i int, p *Properties, allowed propSet) (int, error) {
 			p.CorrelationData = s
 		case PropSubscriptionID:
 			if u32 == 0 {
-				return end, ErrSubIDZero // [MQTT-3.8.2.1.2] "a Protocol Error if ... 0"
+				return end, ErrSubIDZero // [MQTT-3.3.2.3.8] [MQTT-3.8.2.1.2] "a Protocol Error if ... 0"
 			}
 			if p.NumSubscriptionIDs < len(p.SubscriptionIDs) {
 				p.SubscriptionIDs[p.NumSubscriptionIDs] = u32
@@ -167,7 +167,7 @@ func decodeProps(b []byte, i int, p *Properties, allowed propSet) (int, error) {
 			p.TopicAliasMaximum = u16
 		case PropTopicAlias:
 			if u16 == 0 {
-				return end, ErrTopicAliasZero // [MQTT-3.3.2-8]
+				return end, ErrTopicAliasZero // [MQTT-3.3.2-8]; receiver: Protocol Error, DISCONNECT 0x94 (section 3.3.4)
 			}
 			p.TopicAlias = u16
 		case PropMaximumQoS:
@@ -177,7 +177,7 @@ func decodeProps(b []byte, i int, p *Properties, allowed propSet) (int, error) {
 			p.MaximumQoS = u8
 		case PropRetainAvailable:
 			if u8 > 1 {
-				return end, ErrPropValue // [MQTT-3.2.2.3.5]
+				return end, ErrPropValue // [MQTT-3.2.2.3.5] 0 or 1, else Protocol Error
 			}
 			p.RetainAvailable = u8
 		case PropUser:

@@ -18,7 +18,10 @@ type Publish struct {
 // Topic Alias property; resolving the alias is the session's job. A v5
 // Subscription Identifier is accepted (a client receives them); a server
 // must reject one from a client [MQTT-3.3.4-6]. The Payload Format Indicator
-// is not checked against the payload [MQTT-3.3.2-4 is a MAY].
+// is not checked against the payload: section 3.3.2.3.2 makes that a MAY
+// (see CheckPayloadFormat). A topic that is not well-formed UTF-8 or holds
+// U+0000 is a Malformed Packet (ErrTopicUTF8, section 1.5.4); a wildcard in
+// it is ErrTopicWildcard (0x90) [MQTT-3.3.2-2].
 func DecodePublish(frame []byte, v Version, p *Publish) error {
 	if len(frame) < 2 {
 		return ErrFrameLength
@@ -48,7 +51,7 @@ func DecodePublish(frame []byte, v Version, p *Publish) error {
 		return ErrQoS3 // [MQTT-3.3.1-4]
 	}
 	if qos == 0 && h&0x08 != 0 {
-		return ErrDupQoS0 // [MQTT-3.3.1-2]
+		return ErrDupQoS0 // [MQTT-3.3.1-2] [MQTT-4.3.1-1]; no receiver action is specified: treated as malformed flags (section 2.1.3)
 	}
 	p.Dup = h&0x08 != 0
 	p.QoS = qos
@@ -63,7 +66,7 @@ func DecodePublish(frame []byte, v Version, p *Publish) error {
 	}
 	p.Topic = b[2:i:i]
 	if err := topicChars(p.Topic); err != nil {
-		return err // [MQTT-3.3.2-2] [MQTT-4.7.3-2]
+		return err // [MQTT-3.3.2-1] [MQTT-3.3.2-2] [MQTT-1.5.4-1] [MQTT-4.7.3-2]
 	}
 	p.PacketID = 0
 	if qos > 0 {
@@ -72,7 +75,7 @@ func DecodePublish(frame []byte, v Version, p *Publish) error {
 		}
 		p.PacketID = uint16(b[i])<<8 | uint16(b[i+1])
 		if p.PacketID == 0 {
-			return ErrPacketIDZero // [MQTT-2.2.1-3]
+			return ErrPacketIDZero // [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1])
 		}
 		i += 2
 	}
@@ -83,7 +86,7 @@ func DecodePublish(frame []byte, v Version, p *Publish) error {
 			return err
 		}
 		if tl == 0 && !p.Props.Has(PropTopicAlias) {
-			return ErrTopicAliasMissing // [MQTT-3.3.2.3.4] zero length topic needs a Topic Alias
+			return ErrTopicAliasMissing // [MQTT-3.3.2.1] "a Protocol Error if the Topic Name is zero length and there is no Topic Alias"
 		}
 	case V311, V31:
 		p.Props.reset()
@@ -187,8 +190,9 @@ func SetDup(hdr []byte) {
 
 // CheckPayloadFormat returns ErrPayloadFormat when p carries a Payload Format
 // Indicator of 1 (UTF-8) and its payload is not valid UTF-8 as MQTT defines
-// it. The check is a MAY for receivers [MQTT-3.3.2-4], so decoders leave it to
-// the caller; it never allocates.
+// it. The check is a MAY for receivers (section 3.3.2.3.2; [MQTT-3.3.2-4] is
+// the Server's duty to forward the indicator unaltered), so decoders leave it
+// to the caller; it never allocates.
 func CheckPayloadFormat(p *Publish) error {
 	if p.Props.Has(PropPayloadFormat) && p.Props.PayloadFormat == 1 && ValidUTF8String(p.Payload) != nil {
 		return ErrPayloadFormat

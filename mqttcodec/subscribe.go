@@ -24,7 +24,7 @@ type Subscribe struct {
 // is checked for the UTF-8 rules only: its syntax (ValidTopicFilter) is
 // answered per filter with SUBACK 0x8F, not by closing the connection.
 func DecodeSubscribe(frame []byte, v Version, p *Subscribe) error {
-	_, b, err := body(frame, SUBSCRIBE) // [MQTT-3.8.1-1] flags 0010
+	_, b, err := body(frame, SUBSCRIBE) // [MQTT-3.8.1-1] flags 0010 (same ID in 3.1.1)
 	if err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func DecodeSubscribe(frame []byte, v Version, p *Subscribe) error {
 	}
 	p.PacketID = uint16(b[0])<<8 | uint16(b[1])
 	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3]
+		return ErrPacketIDZero // [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1])
 	}
 	i := 2
 	switch v {
@@ -48,12 +48,12 @@ func DecodeSubscribe(frame []byte, v Version, p *Subscribe) error {
 		return ErrUnknownVersion
 	}
 	if i == len(b) {
-		return ErrNoFilters // [MQTT-3.8.3-2]
+		return ErrNoFilters // [MQTT-3.8.3-2] "a Protocol Error" (3.1.1: [MQTT-3.8.3-3])
 	}
 	for i < len(b) {
 		var s Subscription
 		if s.Filter, i, err = readString(b, i); err != nil {
-			return err // [MQTT-3.8.3-1]
+			return err // [MQTT-3.8.3-1] [MQTT-1.5.4-1]: ill-formed UTF-8 is malformed
 		}
 		if i >= len(b) {
 			return ErrTruncated
@@ -61,24 +61,26 @@ func DecodeSubscribe(frame []byte, v Version, p *Subscribe) error {
 		o := b[i]
 		i++
 		s.QoS = o & 3
-		if s.QoS == 3 {
-			return ErrQoS3 // [MQTT-3-8.3-4] (v3.1.1) [MQTT-3.8.3.1] (v5)
-		}
 		if v == V5 {
 			if o&0xc0 != 0 {
-				return ErrSubOptionsReserved // [MQTT-3.8.3-5]
+				return ErrSubOptionsReserved // [MQTT-3.8.3-5] "malformed"
+			}
+			if s.QoS == 3 {
+				return ErrSubQoS3 // [MQTT-3.8.3.1] "a Protocol Error if the Maximum QoS field has the value 3"
 			}
 			s.NoLocal = o&0x04 != 0
 			s.RetainAsPublished = o&0x08 != 0
 			s.RetainHandling = (o >> 4) & 3
 			if s.RetainHandling == 3 {
-				return ErrRetainHandling // [MQTT-3.8.3.1] Retain Handling 3 is a Protocol Error
+				return ErrRetainHandling // [MQTT-3.8.3.1] "a Protocol Error to send a Retain Handling value of 3"
 			}
 			if s.NoLocal && IsShared(s.Filter) {
 				return ErrNoLocalShared // [MQTT-3.8.3-4]
 			}
 		} else if o&0xfc != 0 {
-			return ErrSubOptionsReserved // [MQTT-3-8.3-4] upper 6 bits reserved in v3.1.1
+			return ErrSubOptionsReserved // 3.1.1: [MQTT-3-8.3-4] upper 6 bits reserved: malformed
+		} else if s.QoS == 3 {
+			return ErrQoS3 // 3.1.1: [MQTT-3-8.3-4] "or QoS is not 0,1 or 2": malformed
 		}
 		p.Filters = append(p.Filters, s)
 	}
@@ -133,7 +135,7 @@ type Unsubscribe struct {
 
 // DecodeUnsubscribe decodes an UNSUBSCRIBE frame of version v into p.
 func DecodeUnsubscribe(frame []byte, v Version, p *Unsubscribe) error {
-	_, b, err := body(frame, UNSUBSCRIBE) // [MQTT-3.10.1-1] flags 0010
+	_, b, err := body(frame, UNSUBSCRIBE) // [MQTT-3.10.1-1] flags 0010 (same ID in 3.1.1)
 	if err != nil {
 		return err
 	}
@@ -143,7 +145,7 @@ func DecodeUnsubscribe(frame []byte, v Version, p *Unsubscribe) error {
 	}
 	p.PacketID = uint16(b[0])<<8 | uint16(b[1])
 	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3]
+		return ErrPacketIDZero // [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1])
 	}
 	i := 2
 	switch v {
@@ -157,12 +159,12 @@ func DecodeUnsubscribe(frame []byte, v Version, p *Unsubscribe) error {
 		return ErrUnknownVersion
 	}
 	if i == len(b) {
-		return ErrNoFilters // [MQTT-3.10.3-2]
+		return ErrNoFilters // [MQTT-3.10.3-2] "a Protocol Error" (same ID in 3.1.1)
 	}
 	for i < len(b) {
 		var f []byte
 		if f, i, err = readString(b, i); err != nil {
-			return err // [MQTT-3.10.3-1]
+			return err // [MQTT-3.10.3-1] [MQTT-1.5.4-1]
 		}
 		p.Filters = append(p.Filters, f)
 	}
@@ -222,7 +224,7 @@ func decodeSuback(frame []byte, v Version, p *Suback, t PacketType) error {
 	}
 	p.PacketID = uint16(b[0])<<8 | uint16(b[1])
 	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3]
+		return ErrPacketIDZero // [MQTT-2.2.1-6]: it echoes a SUBSCRIBE/UNSUBSCRIBE identifier, never 0 [MQTT-2.2.1-3]
 	}
 	i := 2
 	set := &subackV3Reasons
@@ -239,7 +241,7 @@ func decodeSuback(frame []byte, v Version, p *Suback, t PacketType) error {
 		p.Props.reset()
 		if t == UNSUBACK {
 			if len(b) != 2 {
-				return ErrTrailingBytes // [MQTT-3.11.1] remaining length 2
+				return ErrTrailingBytes // 3.1.1 section 3.11.1: remaining length 2
 			}
 			return nil
 		}
@@ -247,11 +249,11 @@ func decodeSuback(frame []byte, v Version, p *Suback, t PacketType) error {
 		return ErrUnknownVersion
 	}
 	if i == len(b) {
-		return ErrNoReasons // [MQTT-3.9.3-1] [MQTT-3.11.3-1] one per filter
+		return ErrNoReasons // [MQTT-3.8.4-6] [MQTT-3.11.3] one per filter (3.1.1: [MQTT-3.8.4-5])
 	}
 	for _, c := range b[i:] {
 		if !set.has(c) {
-			return ErrReasonCode // [MQTT-3.9.3] [MQTT-3.11.3]
+			return ErrReasonCode // [MQTT-3.9.3-2] [MQTT-3.11.3-2] (3.1.1: [MQTT-3.9.3-2])
 		}
 	}
 	p.Reasons = b[i:len(b):len(b)]

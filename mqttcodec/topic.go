@@ -11,10 +11,11 @@ const (
 )
 
 // ValidTopicName checks a PUBLISH (or will) topic name: at least one byte
-// [MQTT-4.7.3-1], no wildcard characters [MQTT-3.3.2-2] [MQTT-4.7.1-1], and
-// the UTF-8 string rules [MQTT-4.7.3-2] [MQTT-1.5.4-1] [MQTT-1.5.4-2]. It
-// returns ErrTopicEmpty, ErrTopicWildcard, ErrTopicUTF8 or nil and never
-// allocates. Topics starting with '$' are valid names; whether a client may
+// [MQTT-4.7.3-1], no wildcard characters [MQTT-3.3.2-2] [MQTT-4.7.0-1]
+// (3.1.1: [MQTT-4.7.1-1]), and the UTF-8 string rules [MQTT-4.7.3-2]
+// [MQTT-1.5.4-1] [MQTT-1.5.4-2]. It returns ErrTopicEmpty, ErrTopicWildcard,
+// ErrTopicUTF8 (a Malformed Packet when received, section 1.5.4) or nil and
+// never allocates. Topics starting with '$' are valid names; whether a client may
 // publish to them is policy, not syntax [MQTT-4.7.2].
 func ValidTopicName(b []byte) error {
 	if len(b) == 0 {
@@ -42,10 +43,10 @@ func topicChars(b []byte) error {
 
 func topicSlow(b []byte) error {
 	if bytes.IndexByte(b, '+') >= 0 || bytes.IndexByte(b, '#') >= 0 {
-		return ErrTopicWildcard // [MQTT-3.3.2-2]
+		return ErrTopicWildcard // [MQTT-3.3.2-2] [MQTT-4.7.0-1]
 	}
 	if ValidUTF8String(b) != nil {
-		return ErrTopicUTF8 // [MQTT-4.7.3-2]
+		return ErrTopicUTF8 // [MQTT-1.5.4-1] [MQTT-1.5.4-2] [MQTT-4.7.3-2]
 	}
 	return nil
 }
@@ -73,11 +74,14 @@ func SplitShared(filter []byte) (group, topicFilter []byte, ok bool) {
 
 // ValidTopicFilter checks a SUBSCRIBE or UNSUBSCRIBE topic filter: at least
 // one byte [MQTT-4.7.3-1], the UTF-8 string rules [MQTT-4.7.3-2], '+' alone
-// in its level [MQTT-4.7.1-3], '#' alone in the last level [MQTT-4.7.1-2],
+// in its level [MQTT-4.7.1-2], '#' alone in the last level [MQTT-4.7.1-1]
+// (3.1.1 numbers these [MQTT-4.7.1-3] and [MQTT-4.7.1-2]),
 // and for "$share/" filters a non-empty ShareName without '/', '+' or '#'
 // followed by '/' and a valid non-empty filter [MQTT-4.8.2-1] [MQTT-4.8.2-2].
 // It returns ErrFilterEmpty, ErrFilterUTF8, ErrFilterWildcard,
-// ErrShareInvalid or nil and never allocates.
+// ErrShareInvalid or nil and never allocates. All carry 0x8F, a valid SUBACK
+// code; DecodeSubscribe has already closed on ill-formed UTF-8
+// [MQTT-1.5.4-1], so ErrFilterUTF8 is only seen on filters from elsewhere.
 func ValidTopicFilter(b []byte) error {
 	if len(b) == 0 {
 		return ErrFilterEmpty // [MQTT-4.7.3-1]
@@ -102,17 +106,17 @@ func ValidTopicFilter(b []byte) error {
 	return filterLevels(b)
 }
 
-// filterLevels checks wildcard placement [MQTT-4.7.1-2] [MQTT-4.7.1-3].
+// filterLevels checks wildcard placement [MQTT-4.7.1-1] [MQTT-4.7.1-2].
 func filterLevels(b []byte) error {
 	for i, c := range b {
 		switch c {
 		case '+':
 			if (i > 0 && b[i-1] != '/') || (i+1 < len(b) && b[i+1] != '/') {
-				return ErrFilterWildcard // [MQTT-4.7.1-3]
+				return ErrFilterWildcard // [MQTT-4.7.1-2] (3.1.1: [MQTT-4.7.1-3])
 			}
 		case '#':
 			if (i > 0 && b[i-1] != '/') || i != len(b)-1 {
-				return ErrFilterWildcard // [MQTT-4.7.1-2]
+				return ErrFilterWildcard // [MQTT-4.7.1-1] (3.1.1: [MQTT-4.7.1-2])
 			}
 		}
 	}

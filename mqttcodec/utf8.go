@@ -15,9 +15,12 @@ func hasZeroByte(x uint64) bool { return (x-lo8)&^x&hi8 != 0 }
 
 // ValidUTF8String checks the MQTT rules for a UTF-8 encoded string: well
 // formed, no surrogate code points (U+D800..U+DFFF) [MQTT-1.5.4-1] and no
-// U+0000 [MQTT-1.5.4-2]. Control characters U+0001..U+001F and U+007F..U+009F
-// and non-characters are allowed: the spec only lets a receiver reject them
-// [MQTT-1.5.4-3]. It returns ErrInvalidUTF8 or nil and never allocates.
+// U+0000 [MQTT-1.5.4-2] (3.1.1: [MQTT-1.5.3-1] [MQTT-1.5.3-2]). Control
+// characters U+0001..U+001F and U+007F..U+009F and non-characters are
+// allowed: section 1.5.4 says only that they SHOULD NOT be sent and that a
+// receiver MAY treat them as malformed. A BOM (EF BB BF) is kept as U+FEFF,
+// never stripped [MQTT-1.5.4-3]. It returns ErrInvalidUTF8 or nil and never
+// allocates.
 func ValidUTF8String(b []byte) error {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
