@@ -1,0 +1,247 @@
+package session
+
+import "edgegw/mqttcodec"
+
+type outState uint8
+
+const (
+	waitAck  outState = iota // QoS 1 sent, awaiting PUBACK
+	waitRec                  // QoS 2 sent, awaiting PUBREC
+	waitComp                 // PUBREL sent, awaiting PUBCOMP
+)
+
+// outEntry is one outbound QoS 1/2 message in the inflight window.
+type outEntry struct {
+	d      Delivery
+	sentAt int64 // unix nanos of the last (re)send, for Resend
+	id     uint16
+	qos    byte
+	state  outState
+}
+
+// SendStats counts what Deliver, Attach or an acknowledgement did; the
+// gateway folds it into its counters.
+type SendStats struct {
+	Sent       int // PUBLISH packets encoded
+	Queued     int // messages put in the queue
+	Expired    int // dropped: Message Expiry Interval passed [MQTT-3.3.2-5]
+	TooLarge   int // dropped: larger than the client's Maximum Packet Size [MQTT-3.1.2-25]
+	QueueFull  int // dropped: offline queue bound
+	OfflineQoS int // dropped: QoS 0 for an offline session (not queued)
+}
+
+// Add accumulates b into a.
+func (a *SendStats) Add(b SendStats) {
+	a.Sent += b.Sent
+	a.Queued += b.Queued
+	a.Expired += b.Expired
+	a.TooLarge += b.TooLarge
+	a.QueueFull += b.QueueFull
+	a.OfflineQoS += b.OfflineQoS
+}
+
+// window is the outbound inflight bound: the client's Receive Maximum
+// [MQTT-3.3.4-7] capped by the server's own limit.
+func (s *State) window() int {
+	return int(min(s.Params.RecvMax, s.lim.MaxInflight))
+}
+
+// Deliver sends d to the client now, or queues it (inflight window full,
+// earlier messages queued, or the session offline). Results are added to st.
+func (s *State) Deliver(d Delivery, now int64, o *Out, st *SendStats) {
+	if d.Msg.Expired(now) {
+		st.Expired++
+		return
+	}
+	q := d.qos()
+	if !s.Connected {
+		if q == 0 {
+			st.OfflineQoS++
+			return
+		}
+		s.q().push(d)
+		st.Queued++
+		st.QueueFull += s.queue.trim(s.lim)
+		return
+	}
+	if s.queue != nil && s.queue.n > 0 || q > 0 && len(s.inflight) >= s.window() {
+		s.q().push(d)
+		st.Queued++
+		return
+	}
+	s.send(d, q, now, o, st)
+}
+
+// send encodes d now; QoS 1/2 take a packet identifier and an inflight slot.
+func (s *State) send(d Delivery, q byte, now int64, o *Out, st *SendStats) {
+	var id uint16
+	if q > 0 {
+		id = s.allocID()
+	}
+	if !s.writePublish(o, &d, q, id, false, now) {
+		st.TooLarge++
+		return
+	}
+	st.Sent++
+	if q > 0 {
+		state := waitAck
+		if q == 2 {
+			state = waitRec
+		}
+		s.inflight = append(s.inflight, outEntry{d: d, sentAt: now, id: id, qos: q, state: state})
+	}
+}
+
+// allocID returns a packet identifier not in use [MQTT-2.2.1-3].
+func (s *State) allocID() uint16 {
+	for {
+		s.nextID++
+		if s.nextID == 0 {
+			s.nextID = 1
+		}
+		if s.find(s.nextID) < 0 {
+			return s.nextID
+		}
+	}
+}
+
+func (s *State) find(id uint16) int {
+	for i := range s.inflight {
+		if s.inflight[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *State) remove(i int) {
+	copy(s.inflight[i:], s.inflight[i+1:])
+	s.inflight[len(s.inflight)-1] = outEntry{}
+	s.inflight = s.inflight[:len(s.inflight)-1]
+}
+
+// writePublish encodes the PUBLISH header of d (per subscriber: packet ID,
+// subscription identifiers, remaining expiry) and references the shared
+// payload. It returns false, writing nothing, when the packet exceeds the
+// client's Maximum Packet Size [MQTT-3.1.2-25].
+func (s *State) writePublish(o *Out, d *Delivery, q byte, id uint16, dup bool, now int64) bool {
+	m := d.Msg
+	p := mqttcodec.Publish{Dup: dup, QoS: q, Retain: d.Retain, Topic: m.Topic, PacketID: id}
+	if s.version() == mqttcodec.V5 {
+		p.Props = m.Props
+		if n := len(d.SubIDs); n > 0 {
+			p.Props.NumSubscriptionIDs = n
+			copy(p.Props.SubscriptionIDs[:], d.SubIDs)
+			if n > len(p.Props.SubscriptionIDs) {
+				p.Props.MoreSubscriptionIDs = d.SubIDs[len(p.Props.SubscriptionIDs):]
+			}
+		}
+		if m.ExpiresAt != 0 {
+			// [MQTT-3.3.2-6] the interval sent is what is left of it.
+			p.Props.MessageExpiry = uint32((m.ExpiresAt - now + 999_999_999) / 1e9)
+			p.Props.Set(mqttcodec.PropMessageExpiry)
+		}
+	}
+	start := o.begin()
+	buf, _ := mqttcodec.AppendPublishHeader(*o.Arena, s.version(), &p, len(m.Payload))
+	*o.Arena = buf
+	if mp := s.Params.MaxPacket; mp > 0 && len(buf)-start+len(m.Payload) > int(mp) {
+		o.rollback(start)
+		return false
+	}
+	o.commit(start)
+	o.ref(m.Payload)
+	return true
+}
+
+// onAck applies PUBACK, PUBREC or PUBCOMP from the client and refills the
+// window from the queue.
+func (s *State) onAck(a *mqttcodec.Ack, now int64, o *Out, st *SendStats) {
+	i := s.find(a.PacketID)
+	switch a.Type {
+	case mqttcodec.PUBACK:
+		if i >= 0 && s.inflight[i].state == waitAck {
+			s.remove(i)
+		}
+	case mqttcodec.PUBREC:
+		switch {
+		case i < 0:
+			rc := mqttcodec.Success
+			if s.version() == mqttcodec.V5 {
+				rc = mqttcodec.PacketIDNotFound
+			}
+			s.appendAck(o, mqttcodec.PUBREL, a.PacketID, rc)
+		case a.Reason.IsError():
+			s.remove(i) // [MQTT-4.3.3-?] the flow ends with an error PUBREC
+		default:
+			s.inflight[i].state = waitComp
+			s.inflight[i].sentAt = now
+			s.inflight[i].d = Delivery{} // the message itself is no longer needed
+			s.appendAck(o, mqttcodec.PUBREL, a.PacketID, mqttcodec.Success)
+		}
+	case mqttcodec.PUBCOMP:
+		if i >= 0 && s.inflight[i].state == waitComp {
+			s.remove(i)
+		}
+	}
+	s.drainQueue(now, o, st)
+}
+
+// drainQueue sends queued messages while the window has room.
+func (s *State) drainQueue(now int64, o *Out, st *SendStats) {
+	w := s.window()
+	for s.Connected && s.queue != nil && s.queue.n > 0 {
+		d := s.queue.front()
+		q := d.qos()
+		if q > 0 && len(s.inflight) >= w {
+			return
+		}
+		dd := s.queue.popFront()
+		if s.queue.n == 0 {
+			s.queue = nil
+		}
+		if dd.Msg.Expired(now) {
+			st.Expired++
+			continue
+		}
+		s.send(dd, q, now, o, st)
+	}
+}
+
+// q returns the queue, allocating it on first use.
+func (s *State) q() *queue {
+	if s.queue == nil {
+		s.queue = &queue{}
+	}
+	return s.queue
+}
+
+// Resend re-sends, on a live MQTT 3.1/3.1.1 connection, every outbound
+// QoS 1/2 message (with DUP) or PUBREL unacknowledged for at least interval
+// nanoseconds, and returns the next time one will be due (0 = none). MQTT 5
+// forbids resending except on session resume [MQTT-4.4.0-1]: for v5 it does
+// nothing.
+func (s *State) Resend(now, interval int64, o *Out, st *SendStats) (next int64) {
+	if !s.Connected || interval <= 0 || s.version() == mqttcodec.V5 {
+		return 0
+	}
+	for i := range s.inflight {
+		e := &s.inflight[i]
+		if due := e.sentAt + interval; due > now {
+			if next == 0 || due < next {
+				next = due
+			}
+			continue
+		}
+		e.sentAt = now
+		if e.state == waitComp {
+			s.appendAck(o, mqttcodec.PUBREL, e.id, mqttcodec.Success)
+		} else if s.writePublish(o, &e.d, e.qos, e.id, true, now) {
+			st.Sent++
+		}
+		if due := now + interval; next == 0 || due < next {
+			next = due
+		}
+	}
+	return next
+}
