@@ -75,7 +75,7 @@ type LimitsConfig struct {
 	MaxInflight        int      `toml:"max_inflight"`         // outbound QoS 1/2 in flight per client (capped by the client's Receive Maximum)
 	TopicAliasMaximum  int      `toml:"topic_alias_maximum"`  // inbound topic aliases per v5 client; 0 = none
 	MaxOutboundBytes   int      `toml:"max_outbound_bytes"`   // queued outbound bytes per connection before the slow-consumer policy applies
-	SlowConsumerPolicy string   `toml:"slow_consumer_policy"` // "backpressure" (default, lossless), "drop_qos0", "disconnect"
+	SlowConsumerPolicy string   `toml:"slow_consumer_policy"` // "backpressure" (default, lossless), "drop", "disconnect"
 	RetryInterval      Duration `toml:"retry_interval"`       // 0 = resend unacknowledged QoS 1/2 only on session resume (as MQTT 5 requires)
 }
 
@@ -163,6 +163,14 @@ func (c *Config) Validate() error {
 	if c.Listeners.WS != "" && !strings.HasPrefix(c.Listeners.WSPath, "/") {
 		bad("listeners.ws_path", "must start with '/', got %q", c.Listeners.WSPath)
 	}
+	// Equal addresses would share one port (":0" picks a free port for each).
+	fixed := func(a string) bool { return a != "" && !strings.HasSuffix(a, ":0") }
+	if fixed(c.Listeners.WS) && c.Listeners.WS == c.Listeners.TCP {
+		bad("listeners.ws", "must differ from listeners.tcp, both are %q", c.Listeners.WS)
+	}
+	if fixed(c.Listeners.TLS) && (c.Listeners.TLS == c.Listeners.TCP || c.Listeners.TLS == c.Listeners.WS) {
+		bad("listeners.tls", "must differ from listeners.tcp and listeners.ws, got %q", c.Listeners.TLS)
+	}
 	if c.Listeners.TLS != "" && (c.Listeners.TLSCert == "" || c.Listeners.TLSKey == "") {
 		bad("listeners.tls", "the TLS listener needs tls_cert and tls_key")
 	}
@@ -207,9 +215,9 @@ func (c *Config) Validate() error {
 		bad("limits.max_outbound_bytes", "must be >= 4096 bytes, got %d", c.Limits.MaxOutboundBytes)
 	}
 	switch c.Limits.SlowConsumerPolicy {
-	case "backpressure", "drop_qos0", "disconnect":
+	case "backpressure", "drop", "disconnect":
 	default:
-		bad("limits.slow_consumer_policy", "must be \"backpressure\", \"drop_qos0\" or \"disconnect\", got %q", c.Limits.SlowConsumerPolicy)
+		bad("limits.slow_consumer_policy", "must be \"backpressure\", \"drop\" or \"disconnect\", got %q", c.Limits.SlowConsumerPolicy)
 	}
 	if c.Limits.RetryInterval.D() < 0 {
 		bad("limits.retry_interval", "must be >= 0")

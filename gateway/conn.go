@@ -1,0 +1,371 @@
+package gateway
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"edgegw/mqttcodec"
+	"edgegw/session"
+)
+
+type connState uint8
+
+const (
+	stConnecting connState = iota // waiting for CONNECT
+	stWaiting                     // CONNECT accepted, session being handed over from another loop
+	stConnected                   // session attached
+	stClosing                     // close requested; input ignored
+)
+
+// conn is one client connection. Loop-only: touched only on the loop that
+// owns the socket.
+type conn struct {
+	gc         gnet.Conn
+	l          *loop
+	rec        *sessionRec  // attached session; nil before CONNECT completes
+	out        *session.Out // pending writes of this wake; nil when none (from the loop's pool)
+	lastActive int64        // unix nanos of the last inbound traffic (keep alive), or of the open
+	wheelAt    int64
+	slot       int32
+	withheld   int32 // this publisher's PUBACK/PUBREC parked by backpressure
+	state      connState
+	version    mqttcodec.Version
+	reason     closeReason
+	dirty      bool
+	paused     bool   // v3: decoding stopped while receive_maximum acks are withheld
+	closed     bool   // OnClose ran
+	detached   bool   // session handling for the close is done
+	reading    bool   // inside read (framing loop) for this connection
+	ws         bool   // arrived on the WebSocket listener (state in loop.ws)
+	keepAlive  uint16 // negotiated keep alive, seconds; 0 = none
+}
+
+// kaNanos is the keep-alive deadline after the last packet: 1.5 x keep
+// alive [MQTT-3.1.2-24]; 0 = none.
+func (c *conn) kaNanos() int64 { return int64(c.keepAlive) * 1_500_000_000 }
+
+// o returns c's pending-write buffer, taking one from the loop's pool.
+func (c *conn) o() *session.Out {
+	if c.out == nil {
+		c.out = c.l.getOut()
+	}
+	return c.out
+}
+
+// pending is the number of bytes waiting in c.out.
+func (c *conn) pending() int {
+	if c.out == nil {
+		return 0
+	}
+	return c.out.Bytes
+}
+
+func (c *conn) slotAt() *int64 { return &c.wheelAt }
+
+// ownedBy is always true: a connection never leaves its loop.
+func (c *conn) ownedBy(*loop) bool { return true }
+
+// fire enforces the keep alive [MQTT-3.1.2-24] and limits.retry_interval
+// (the CONNECT timeout is loop.expireConnecting).
+func (c *conn) fire(l *loop, now int64) int64 {
+	switch c.state {
+	case stConnected:
+		var next int64
+		if c.keepAlive > 0 {
+			dl := c.lastActive + c.kaNanos()
+			if now >= dl {
+				c.kick(mqttcodec.KeepAliveTimeout, closeKeepAlive, nil)
+				return 0
+			}
+			next = dl
+		}
+		if iv := int64(l.g.cfg.Limits.RetryInterval.D()); iv > 0 && c.rec != nil && c.rec.st.Inflight() > 0 {
+			var ss session.SendStats
+			if r := c.rec.st.Resend(now, iv, c.o(), &ss); r > 0 && (next == 0 || r < next) {
+				next = r
+			}
+			l.countSend(ss)
+			c.settle()
+		}
+		return next
+	}
+	return 0
+}
+
+// armRetry makes sure c's timer fires for limits.retry_interval while it
+// has unacknowledged outbound messages (v3 only; see session.Resend).
+func (c *conn) armRetry() {
+	iv := int64(c.l.g.cfg.Limits.RetryInterval.D())
+	if iv > 0 && c.version != mqttcodec.V5 && c.rec.st.Inflight() > 0 {
+		c.l.wheel.schedule(c, c.l.now+iv)
+	}
+}
+
+// read frames packets from the borrowed inbound buffer, at most
+// engine.max_packets_per_wake per wake.
+func (c *conn) read() gnet.Action {
+	gc, l := c.gc, c.l
+	switch {
+	case c.state == stClosing || c.closed:
+		_, _ = gc.Discard(-1)
+		return gnet.None
+	case c.state == stWaiting || c.paused:
+		if gc.InboundBuffered() > 4*l.g.cfg.Limits.MaxPacketSize+l.g.cfg.Engine.ReadBufferSize {
+			c.kick(0, closeInboundOverflow, nil)
+		}
+		return gnet.None
+	}
+	c.lastActive = l.now
+	if c.rec != nil && c.rec.inCong {
+		l.checkDrained(c.rec)
+	}
+	c.reading = true
+	defer func() { c.reading = false }()
+	if c.ws {
+		return c.readWS()
+	}
+	maxPacket := l.g.cfg.Limits.MaxPacketSize
+	for i := 0; i < l.g.cfg.Engine.MaxPacketsPerWake && !c.closed; i++ {
+		n := gc.InboundBuffered()
+		if n == 0 {
+			return gnet.None
+		}
+		head, _ := gc.Peek(min(n, mqttcodec.MaxFixedHeader))
+		if c.state == stConnecting && head[0] != byte(mqttcodec.CONNECT)<<4 {
+			c.kick(0, closeProtocol, errNotConnect) // [MQTT-3.1.0-1] decided on the first byte
+			return gnet.None
+		}
+		size, err := mqttcodec.PacketSize(head, maxPacket)
+		if errors.Is(err, mqttcodec.ErrNeedMore) || err == nil && n < size {
+			return gnet.None // wait for the rest
+		}
+		if err != nil {
+			c.violation(err) // e.g. 0x95, decided before buffering the body
+			return gnet.None
+		}
+		frame, _ := gc.Peek(size) // borrowed until Discard
+		stop := c.handle(frame)   // copies only what it keeps
+		if c.closed {
+			return gnet.None // a failed write closed the socket under us; its buffers are gone
+		}
+		_, _ = gc.Discard(size)
+		l.st.bytesIn += uint64(size)
+		if stop {
+			return gnet.None
+		}
+	}
+	if !c.closed {
+		_ = gc.Wake(nil) // budget spent: let the others run, come back later
+	}
+	return gnet.None
+}
+
+// handle applies one frame. It returns true when reading must stop (closing,
+// waiting for a session, paused).
+func (c *conn) handle(frame []byte) bool {
+	l := c.l
+	t := mqttcodec.TypeOf(frame)
+	l.st.pktIn[t&15]++
+	if c.state == stConnecting {
+		c.onConnect(frame)
+		return c.state != stConnected
+	}
+	rec := c.rec
+	st := rec.st
+	inf := st.Inflight()
+	qn, _ := st.Queued()
+	ev, err := st.Handle(frame, &l.scratch, l.now, c.o())
+	if err != nil {
+		c.violation(err)
+		return true
+	}
+	switch ev.Kind {
+	case session.EvPublish:
+		if ev.Msg != nil {
+			l.publish(ev.Msg, rec, c, ev.QoS, ev.PacketID)
+		}
+		// v3 has no receive maximum: stop reading a publisher that has
+		// receive_maximum acknowledgements parked (resumed by sendAck).
+		if c.version != mqttcodec.V5 && c.withheld >= int32(l.g.lim.ReceiveMaximum) {
+			c.paused = true
+			l.st.paused++
+		}
+	case session.EvAcked:
+		l.countSend(ev.Sent)
+	case session.EvPing:
+		l.st.pktOut[mqttcodec.PINGRESP]++
+	case session.EvSubscribe:
+		if !c.subscribe() {
+			return true
+		}
+	case session.EvUnsubscribe:
+		c.unsubscribe()
+	case session.EvDisconnect:
+		// [MQTT-3.14.4-3] a normal DISCONNECT discards the will; v5 0x04 publishes it.
+		c.reason = closeClient
+		c.state = stClosing
+		c.detach(ev.Reason == mqttcodec.DisconnectWithWill, false)
+		_ = c.gc.Close()
+	}
+	inf2 := st.Inflight()
+	qn2, _ := st.Queued()
+	l.st.inflight += int64(inf2 - inf)
+	l.st.queued += int64(qn2 - qn)
+	c.settle()
+	return c.state != stConnected || c.paused
+}
+
+// settle schedules a flush when c has pending bytes, or returns an unused
+// write buffer to the pool (idle connections hold none).
+func (c *conn) settle() {
+	if c.pending() > 0 {
+		c.markDirty()
+	} else if c.out != nil && !c.dirty {
+		c.l.putOut(c.out)
+		c.out = nil
+	}
+}
+
+// markDirty schedules c for the end-of-wake writev.
+func (c *conn) markDirty() {
+	if !c.dirty {
+		c.dirty = true
+		c.l.dirty = append(c.l.dirty, c)
+	}
+}
+
+// flush writes c's pending segments with writev (chunks of at most 1024).
+func (c *conn) flush() {
+	o := c.out
+	if o == nil {
+		return
+	}
+	l := c.l
+	if !c.closed {
+		l.st.bytesOut += uint64(o.Bytes)
+		iov := o.Iov
+		if c.ws && o.Bytes > 0 {
+			iov = c.wsFrame(iov, o.Bytes)
+		}
+		for len(iov) > 0 && !c.closed {
+			k := min(len(iov), 1024)
+			_, _ = c.gc.Writev(iov[:k])
+			iov = iov[k:]
+		}
+	}
+	c.out = nil
+	l.putOut(o)
+	if c.rec != nil && c.rec.inCong && c.rec.conn == c {
+		l.checkDrained(c.rec)
+	}
+}
+
+// outbound is the bytes queued for c: in gnet, in this wake's writev and
+// in the session's queue.
+func (c *conn) outbound() int {
+	n := c.pending()
+	if !c.closed {
+		n += c.gc.OutboundBuffered()
+	}
+	if c.rec != nil && c.rec.st != nil {
+		_, b := c.rec.st.Queued()
+		n += b
+	}
+	return n
+}
+
+// over reports whether c is over limits.max_outbound_bytes.
+func (c *conn) over() bool { return c.outbound() > c.l.g.cfg.Limits.MaxOutboundBytes }
+
+// violation closes c for a protocol violation: v5 DISCONNECT with the
+// error's reason code, v3 plain close; the will is published.
+func (c *conn) violation(err error) {
+	rc := mqttcodec.ReasonOf(err)
+	c.kick(rc, closeReasonOf(rc), err)
+}
+
+// kick closes c from the server side: v5 DISCONNECT with rc (when rc != 0
+// and the CONNECT was accepted), the session detached (will published
+// unless shutting down or taken over with a will delay), logged once,
+// counted by reason in OnClose.
+func (c *conn) kick(rc mqttcodec.ReasonCode, reason closeReason, err error) {
+	c.kickRef(rc, reason, err, "")
+}
+
+func (c *conn) kickRef(rc mqttcodec.ReasonCode, reason closeReason, err error, serverRef string) {
+	if c.state == stClosing || c.closed {
+		return
+	}
+	l := c.l
+	if rc != 0 && c.version == mqttcodec.V5 && c.state == stConnected {
+		session.AppendDisconnect(c.o(), c.version, rc, serverRef)
+		l.st.pktOut[mqttcodec.DISCONNECT]++
+		c.markDirty()
+	}
+	wasConnected := c.state == stConnected
+	c.state = stClosing
+	c.reason = reason
+	c.logClose(reason, rc, err)
+	if wasConnected {
+		c.detach(reason != closeShutdown, reason == closeTakeover)
+	}
+	_ = c.gc.Close()
+}
+
+func (c *conn) logClose(reason closeReason, rc mqttcodec.ReasonCode, err error) {
+	lg := c.l.g.log
+	lvl := slog.LevelWarn
+	switch reason {
+	case closeShutdown, closeTakeover, closeConnectTimeout, closeKeepAlive:
+		lvl = slog.LevelInfo
+	}
+	if !lg.Enabled(nil, lvl) {
+		return
+	}
+	id := ""
+	if c.rec != nil {
+		id = c.rec.id
+	}
+	attrs := []any{"client_id", id, "addr", c.remote(), "reason", closeLabels[reason]}
+	if rc != 0 {
+		attrs = append(attrs, "code", hexByte(byte(rc)))
+	}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	lg.Log(nil, lvl, "closing client connection", attrs...)
+}
+
+func (c *conn) remote() string {
+	if a := c.gc.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// onClose runs when gnet closed the socket (any cause).
+func (c *conn) onClose() {
+	l := c.l
+	l.begin()
+	c.closed = true
+	if c.state != stClosing {
+		c.reason = closeNetwork
+		if c.state == stConnected {
+			c.detach(true, false) // abnormal close: the will is published [MQTT-3.1.2-8]
+		}
+		c.state = stClosing
+	}
+	l.st.closed[c.reason]++
+	l.g.m.conns.Add(-1)
+	l.delConn(c)
+	if c.ws {
+		delete(l.ws, c)
+	}
+	if c.out != nil && !c.dirty {
+		l.putOut(c.out)
+		c.out = nil
+	}
+	l.end()
+}

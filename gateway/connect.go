@@ -1,0 +1,319 @@
+package gateway
+
+import (
+	"edgegw/mqttcodec"
+	"edgegw/session"
+)
+
+// takeoverReq carries a CONNECT that claims an existing session to the loop
+// that owns it, and the session state back to the connection's loop.
+type takeoverReq struct {
+	rec     *sessionRec
+	c       *conn
+	l       *loop // the connection's loop: the session's new owner
+	pr      session.Params
+	st      *session.State // filled by the previous owner
+	present bool           // CONNACK session present
+}
+
+// onConnect handles the first packet of a connection, which must be CONNECT.
+func (c *conn) onConnect(frame []byte) {
+	l := c.l
+	g := l.g
+	if mqttcodec.TypeOf(frame) != mqttcodec.CONNECT {
+		// [MQTT-3.1.0-1] the first packet must be CONNECT: garbage is closed.
+		c.kick(0, closeProtocol, errNotConnect)
+		return
+	}
+	p := &l.connect
+	if err := mqttcodec.DecodeConnect(frame, p); err != nil {
+		rc := mqttcodec.ReasonOf(err)
+		switch {
+		case rc == mqttcodec.UnsupportedProtocolVersion:
+			// [MQTT-3.1.2-2] CONNACK 0x01 (v3) / 0x84 (v5), then close.
+			v := mqttcodec.V311
+			if p.Version == mqttcodec.V5 {
+				v = mqttcodec.V5
+			}
+			c.refuse(v, rc, err)
+		case p.Version == mqttcodec.V5:
+			c.refuse(mqttcodec.V5, rc, err)
+		default:
+			c.kick(0, closeReasonOf(rc), err)
+		}
+		return
+	}
+	pr, rc := session.ParseConnect(p, &g.lim, l.now, g.assignID)
+	if rc != mqttcodec.Success {
+		c.refuse(p.Version, rc, nil)
+		return
+	}
+	c.version = pr.Version
+	c.keepAlive = pr.KeepAlive
+	c.wheelAt = 0 // it held the open time; from now on it is the wheel's
+	l.claim(&takeoverReq{c: c, l: l, pr: pr})
+}
+
+var errNotConnect = &mqttcodec.Error{Code: mqttcodec.ProtocolError, Msg: "gateway: first packet is not CONNECT [MQTT-3.1.0-1]"}
+
+// refuse answers CONNECT with a CONNACK reason code and closes.
+func (c *conn) refuse(v mqttcodec.Version, rc mqttcodec.ReasonCode, err error) {
+	session.AppendRefusal(c.o(), v, rc)
+	c.l.st.pktOut[mqttcodec.CONNACK]++
+	c.markDirty()
+	c.version = v
+	c.state = stClosing
+	c.reason = closeRefused
+	c.logClose(closeRefused, rc, err)
+	_ = c.gc.Close()
+}
+
+// claim looks the client ID up in the registry: a new session is attached
+// at once; an existing one is claimed from its owner loop.
+func (l *loop) claim(req *takeoverReq) {
+	rec, created := l.g.reg.acquire(req.pr.ClientID, l)
+	req.rec = rec
+	if created {
+		l.g.m.sessions.Add(1)
+		req.st = session.New(&req.pr, &l.g.lim)
+		l.attach(req)
+		return
+	}
+	req.c.state = stWaiting
+	if owner := rec.owner.Load(); owner == l {
+		l.takeover(req)
+	} else {
+		l.send(owner, inItem{kind: inTakeover, req: req})
+	}
+}
+
+// retryConnect redoes claim after the claimed session ended meanwhile.
+func (l *loop) retryConnect(req *takeoverReq) {
+	if req.c.closed || req.c.state == stClosing {
+		return
+	}
+	l.claim(req)
+}
+
+// takeover runs on the session's owner: it closes the old connection (v5
+// DISCONNECT 0x8E [MQTT-3.1.4-3]), applies clean start, and hands the state
+// to the claiming connection's loop.
+func (l *loop) takeover(req *takeoverReq) {
+	rec := req.rec
+	if owner := rec.owner.Load(); owner != l {
+		l.send(owner, inItem{kind: inTakeover, req: req}) // moved meanwhile
+		return
+	}
+	if rec.dead {
+		if req.l == l {
+			l.retryConnect(req)
+		} else {
+			l.send(req.l, inItem{kind: inRetry, req: req})
+		}
+		return
+	}
+	if rec.st == nil {
+		rec.ext().early = append(rec.ext().early, inItem{kind: inTakeover, req: req}) // state still on its way here
+		return
+	}
+	if old := rec.conn; old != nil {
+		old.kick(mqttcodec.SessionTakenOver, closeTakeover, nil)
+	}
+	// A new connection before the will delay passed cancels the will
+	// [MQTT-3.1.3-9]; the session no longer expires.
+	if rec.x != nil {
+		rec.x.will, rec.x.expireAt = nil, 0
+	}
+	l.releaseWaiters(rec)
+	st := rec.st
+	req.present = !req.pr.CleanStart
+	if req.pr.CleanStart {
+		l.resetSession(rec) // [MQTT-3.1.2-4]
+	}
+	req.st = st
+	if req.l == l {
+		l.attach(req)
+		return
+	}
+	rec.st = nil
+	rec.wheelAt = 0 // the new owner schedules afresh; entries here are dropped (ownedBy)
+	rec.owner.Store(req.l)
+	l.send(req.l, inItem{kind: inAttach, req: req})
+}
+
+// attach binds the session to the claiming connection on its loop: CONNACK,
+// resend of unacknowledged messages with DUP, queued messages, keep alive.
+func (l *loop) attach(req *takeoverReq) {
+	rec, c := req.rec, req.c
+	rec.st = req.st
+	st := rec.st
+	if c.closed || c.state == stClosing {
+		// The client went away while its session travelled here.
+		st.Params = req.pr
+		l.offline(rec, nil)
+	} else {
+		inf := st.Inflight()
+		qn, _ := st.Queued()
+		c.rec = rec
+		rec.conn = c
+		rec.set(recOnline, true)
+		c.state = stConnected
+		session.AppendConnack(c.o(), &req.pr, &l.g.lim, req.present)
+		l.st.pktOut[mqttcodec.CONNACK]++
+		ss := st.Attach(&req.pr, l.now, c.o())
+		l.countSend(ss)
+		l.st.inflight += int64(st.Inflight() - inf)
+		qn2, _ := st.Queued()
+		l.st.queued += int64(qn2 - qn)
+		c.markDirty()
+		c.lastActive = l.now
+		if c.keepAlive > 0 {
+			l.wheel.schedule(c, l.now+c.kaNanos())
+		}
+		c.armRetry()
+		if !c.reading && (c.ws || c.gc.InboundBuffered() > 0) {
+			_ = c.gc.Wake(nil) // packets that arrived while the session travelled here
+		}
+	}
+	if rec.x != nil && len(rec.x.early) > 0 {
+		early := rec.x.early
+		rec.x.early = nil
+		for i := range early {
+			l.process(&early[i])
+		}
+	}
+}
+
+// detach unlinks c's session from c (close, DISCONNECT, takeover). keep:
+// the state goes to a new connection (takeover), so the session neither
+// ends nor goes offline here.
+func (c *conn) detach(will bool, keep bool) {
+	if c.detached || c.rec == nil {
+		c.detached = true
+		return
+	}
+	c.detached = true
+	l := c.l
+	rec := c.rec
+	if rec.conn != c || rec.owner.Load() != l || rec.st == nil {
+		return
+	}
+	rec.conn = nil
+	rec.set(recOnline, false)
+	l.releaseWaiters(rec)
+	var w *session.Will
+	if will {
+		w = rec.st.Params.Will
+	}
+	if keep {
+		if w != nil && w.Delay == 0 {
+			l.publishWill(rec, w)
+		}
+		return
+	}
+	l.offline(rec, w)
+}
+
+// offline makes rec's session offline, or ends it when its expiry is 0; a
+// will is published now or after its delay [MQTT-3.1.3-9].
+func (l *loop) offline(rec *sessionRec, w *session.Will) {
+	st := rec.st
+	exp := st.Params.Expiry
+	if exp == 0 {
+		if w != nil {
+			l.publishWill(rec, w)
+		}
+		l.endSession(rec)
+		return
+	}
+	qn, _ := st.Queued()
+	if d := st.Detach(); d > 0 {
+		l.st.dropped[dropOfflineFull] += uint64(d)
+	}
+	qn2, _ := st.Queued()
+	l.st.queued += int64(qn2 - qn)
+	x := rec.ext()
+	if exp != 0xFFFFFFFF {
+		x.expireAt = l.now + int64(exp)*1e9
+	}
+	if w != nil {
+		if w.Delay == 0 {
+			l.publishWill(rec, w)
+		} else {
+			x.will, x.willAt = w, l.now+int64(w.Delay)*1e9
+		}
+	}
+	l.wheel.schedule(rec, rec.nextDeadline())
+}
+
+func (rec *sessionRec) slotAt() *int64 { return &rec.wheelAt }
+
+// ownedBy reports whether l owns rec (atomic: rec may have moved away).
+func (rec *sessionRec) ownedBy(l *loop) bool { return rec.owner.Load() == l }
+
+func (rec *sessionRec) nextDeadline() int64 {
+	x := rec.x
+	if x == nil {
+		return 0
+	}
+	d := x.expireAt
+	if x.will != nil && (d == 0 || x.willAt < d) {
+		d = x.willAt
+	}
+	return d
+}
+
+// fire publishes a delayed will and ends an expired offline session.
+func (rec *sessionRec) fire(l *loop, now int64) int64 {
+	if rec.dead || rec.conn != nil || rec.owner.Load() != l || rec.st == nil || rec.x == nil {
+		return 0
+	}
+	x := rec.x
+	if x.will != nil && now >= x.willAt {
+		w := x.will
+		x.will = nil
+		l.publishWill(rec, w)
+	}
+	if x.expireAt != 0 && now >= x.expireAt {
+		if w := x.will; w != nil {
+			x.will = nil
+			l.publishWill(rec, w) // the session ends before the will delay [MQTT-3.1.3-9]
+		}
+		l.endSession(rec)
+		return 0
+	}
+	return rec.nextDeadline()
+}
+
+// endSession removes rec: registry, router subscriptions, gauges.
+func (l *loop) endSession(rec *sessionRec) {
+	if !l.g.reg.remove(rec) {
+		return
+	}
+	l.g.m.sessions.Add(-1)
+	l.resetSession(rec)
+	l.releaseWaiters(rec)
+}
+
+// resetSession drops every subscription and message of rec (clean start).
+func (l *loop) resetSession(rec *sessionRec) {
+	st := rec.st
+	if len(rec.subs) > 0 {
+		filters := make([][]byte, 0, len(rec.subs))
+		for f := range rec.subs {
+			filters = append(filters, []byte(f))
+		}
+		l.g.router.UnsubscribeAll(rec.handle, filters)
+		l.st.subs -= int64(len(rec.subs))
+		rec.subs = nil
+	}
+	qn, _ := st.Queued()
+	l.st.inflight -= int64(st.Inflight())
+	l.st.queued -= int64(qn)
+	st.Reset()
+}
+
+// publishWill routes a will message (no publisher acknowledgement).
+func (l *loop) publishWill(rec *sessionRec, w *session.Will) {
+	l.publish(w.Msg, rec, nil, 0, 0)
+}

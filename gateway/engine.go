@@ -1,0 +1,306 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"edgegw/router"
+	"edgegw/session"
+)
+
+// Gateway is one running edgegw data path. Its exported methods are safe
+// for concurrent use.
+type Gateway struct {
+	cfg    Config
+	log    *slog.Logger
+	router *router.Router
+	reg    *registry
+	m      *metricSet
+	lim    session.Limits
+	policy policy
+
+	h      *handler
+	eng    gnet.Engine
+	booted chan struct{}
+	done   chan error // gnet.Rotate's result
+
+	loopsMu sync.Mutex
+	loopMap atomic.Pointer[map[gnet.EventLoop]*loop] // copy on write
+	loops   atomic.Pointer[[]*loop]
+
+	addrMu   sync.Mutex
+	addrs    map[string]string
+	httpSrv  *httpServer
+	tls      *tlsTerminator // nil without a TLS listener
+	maxConns int64          // limits.max_connections, or derived from the fd limit
+	sticky   bool           // router.shared_strategy = "sticky": Match needs the publisher's hash
+	wsPort   int            // port of the WebSocket listener (0 = none)
+	draining atomic.Bool
+	started  atomic.Bool
+	idSeq    atomic.Uint64
+	idSalt   string
+}
+
+type policy uint8
+
+const (
+	policyBackpressure policy = iota
+	policyDrop
+	policyDisconnect
+)
+
+// New validates cfg and returns a Gateway that is not yet listening.
+func New(cfg Config, log *slog.Logger) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{cfg: cfg, log: log, reg: newRegistry(), booted: make(chan struct{}), done: make(chan error, 1), addrs: map[string]string{}}
+	g.router = router.New(router.Config{
+		SharedStrategy:      cfg.Router.SharedStrategy,
+		RetainedMaxMessages: cfg.Router.RetainedMaxMessages,
+		RetainedMaxBytes:    cfg.Router.RetainedMaxBytes,
+		Alive: func(s router.Subscriber) bool {
+			rec := g.reg.resolve(s)
+			return rec != nil && rec.has(recOnline)
+		},
+	})
+	g.m = newMetricSet(func() (a, b, c, d, e int64) {
+		st := g.router.Stats()
+		return st.Subscriptions, st.Filters, st.SharedGroups, st.RetainedMessages, st.RetainedBytes
+	})
+	switch cfg.Limits.SlowConsumerPolicy {
+	case "drop":
+		g.policy = policyDrop
+	case "disconnect":
+		g.policy = policyDisconnect
+	}
+	g.lim = session.Limits{
+		MaxPacketSize:      uint32(cfg.Limits.MaxPacketSize),
+		ReceiveMaximum:     uint16(cfg.Limits.ReceiveMaximum),
+		MaxInflight:        uint16(cfg.Limits.MaxInflight),
+		TopicAliasMaximum:  uint16(cfg.Limits.TopicAliasMaximum),
+		MaxKeepAlive:       uint16(cfg.Limits.MaxKeepAlive),
+		MaxSessionExpiry:   uint32(min(cfg.Session.MaxSessionExpiry.D()/time.Second, 0xFFFFFFFF)),
+		MaxOfflineMessages: cfg.Session.MaxOfflineMessages,
+		MaxOfflineBytes:    cfg.Session.MaxOfflineBytes,
+		DropOldest:         cfg.Session.OfflinePolicy == "drop_oldest",
+		RetainAvailable:    cfg.Router.RetainedMaxMessages > 0,
+	}
+	g.sticky = cfg.Router.SharedStrategy == "sticky"
+	g.maxConns = int64(cfg.Limits.MaxConnections)
+	if g.maxConns == 0 {
+		g.maxConns = fdLimit() - 64 // keep a few descriptors for listeners, HTTP and files
+		if g.maxConns < 64 {
+			g.maxConns = 64
+		}
+	}
+	g.idSalt = strconv.FormatInt(time.Now().UnixNano()%(1<<30), 36)
+	g.h = &handler{g: g}
+	return g, nil
+}
+
+// Start binds every configured listener and the HTTP endpoint and returns
+// once the engine accepts connections. Errors read
+// `cannot open listener ":1883": address already in use`.
+func (g *Gateway) Start() error {
+	if !g.started.CompareAndSwap(false, true) {
+		return errors.New("gateway: already started")
+	}
+	var addrs []string
+	if a := g.cfg.Listeners.TCP; a != "" {
+		bound, err := resolveListen(a)
+		if err != nil {
+			return err
+		}
+		g.setAddr("tcp", bound)
+		addrs = append(addrs, "tcp://"+bound)
+	}
+	if a := g.cfg.Listeners.WS; a != "" {
+		bound, err := resolveListen(a)
+		if err != nil {
+			return err
+		}
+		_, port, _ := net.SplitHostPort(bound)
+		g.wsPort, _ = strconv.Atoi(port)
+		g.setAddr("ws", bound)
+		addrs = append(addrs, "tcp://"+bound)
+	}
+	if a := g.cfg.Listeners.TLS; a != "" {
+		t, err := g.listenTLS(a)
+		if err != nil {
+			return err
+		}
+		internal, err := resolveListen("127.0.0.1:0")
+		if err != nil {
+			t.ln.Close()
+			return err
+		}
+		t.internal = internal
+		g.tls = t
+		g.setAddr("tls", t.ln.Addr().String())
+		addrs = append(addrs, "tcp://"+internal)
+	}
+	if len(addrs) == 0 {
+		return errors.New("gateway: no supported listener configured (listeners.tcp)")
+	}
+	if a := g.cfg.HTTP.Addr; a != "" {
+		hs, err := g.startHTTP(a)
+		if err != nil {
+			if g.tls != nil {
+				g.tls.close()
+			}
+			return err
+		}
+		g.httpSrv = hs
+		g.setAddr("http", hs.addr)
+	}
+	loops := g.cfg.Engine.Loops
+	if loops == 0 {
+		loops = runtime.GOMAXPROCS(0)
+	}
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(loops),
+		gnet.WithReusePort(g.cfg.Engine.ReusePort),
+		gnet.WithReuseAddr(true),
+		gnet.WithReadBufferCap(g.cfg.Engine.ReadBufferSize),
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{g.log}),
+	}
+	go func() { g.done <- gnet.Rotate(g.h, addrs, opts...) }()
+	select {
+	case <-g.booted:
+		if g.tls != nil {
+			go g.tls.serve()
+		}
+		return nil
+	case err := <-g.done:
+		g.done <- err
+		if g.httpSrv != nil {
+			g.httpSrv.close()
+		}
+		if g.tls != nil {
+			g.tls.close()
+		}
+		return fmt.Errorf("cannot open listener %q: %w", g.cfg.Listeners.TCP, err)
+	}
+}
+
+// resolveListen checks that addr can be bound and, for port 0, picks a free
+// port, so that every SO_REUSEPORT loop listens on the same concrete port.
+func resolveListen(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+		return "", fmt.Errorf("cannot open listener %q: %w", addr, err)
+	}
+	bound := ln.Addr().String()
+	_ = ln.Close()
+	host, _, _ := net.SplitHostPort(addr)
+	_, port, _ := net.SplitHostPort(bound)
+	return net.JoinHostPort(host, port), nil
+}
+
+func (g *Gateway) setAddr(kind, a string) {
+	g.addrMu.Lock()
+	g.addrs[kind] = a
+	g.addrMu.Unlock()
+}
+
+// Addr returns the bound host:port of listener kind ("tcp", "ws", "tls",
+// "http"), or "" when it is not enabled.
+func (g *Gateway) Addr(kind string) string {
+	g.addrMu.Lock()
+	defer g.addrMu.Unlock()
+	a := g.addrs[kind]
+	// A listener on every interface (":1883") is reported as its loopback
+	// address, which is what a local client dials.
+	if h, p, err := net.SplitHostPort(a); err == nil && (h == "" || net.ParseIP(h) != nil && net.ParseIP(h).IsUnspecified()) {
+		return net.JoinHostPort("127.0.0.1", p)
+	}
+	return a
+}
+
+// loopOf returns the gateway's loop for a gnet event loop, creating it on
+// first sight (gnet does not enumerate its loops). Called on that loop.
+func (g *Gateway) loopOf(el gnet.EventLoop) *loop {
+	if m := g.loopMap.Load(); m != nil {
+		if l := (*m)[el]; l != nil {
+			return l
+		}
+	}
+	g.loopsMu.Lock()
+	defer g.loopsMu.Unlock()
+	old := g.loopMap.Load()
+	if old != nil {
+		if l := (*old)[el]; l != nil {
+			return l
+		}
+	}
+	nm := make(map[gnet.EventLoop]*loop)
+	var list []*loop
+	if old != nil {
+		for k, v := range *old {
+			nm[k] = v
+		}
+		list = append(list, *g.loops.Load()...)
+	}
+	l := newLoop(g, el, len(list))
+	nm[el] = l
+	list = append(list, l)
+	g.loopMap.Store(&nm)
+	g.loops.Store(&list)
+	return l
+}
+
+// allLoops returns the loops seen so far.
+func (g *Gateway) allLoops() []*loop {
+	if p := g.loops.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// assignID generates a client identifier for an empty one [MQTT-3.1.3-6].
+func (g *Gateway) assignID() string {
+	return "edgegw-" + g.idSalt + "-" + strconv.FormatUint(g.idSeq.Add(1), 36)
+}
+
+// fdLimit returns the soft RLIMIT_NOFILE.
+func fdLimit() int64 {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<40 {
+		return 1 << 20
+	}
+	return int64(rl.Cur)
+}
+
+// gnetLogger routes gnet's logging to slog at debug level (errors at warn).
+type gnetLogger struct{ l *slog.Logger }
+
+func (x gnetLogger) Debugf(f string, a ...any) {}
+func (x gnetLogger) Infof(f string, a ...any)  { x.l.Debug(fmt.Sprintf(f, a...)) }
+func (x gnetLogger) Warnf(f string, a ...any)  { x.l.Warn(fmt.Sprintf(f, a...)) }
+func (x gnetLogger) Errorf(f string, a ...any) { x.l.Warn(fmt.Sprintf(f, a...)) }
+func (x gnetLogger) Fatalf(f string, a ...any) { x.l.Error(fmt.Sprintf(f, a...)) }
+
+var _ = context.Background

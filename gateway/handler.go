@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"edgegw/gateway/ws"
+	"edgegw/mqttcodec"
+)
+
+// handler is the gnet event handler. Every method but OnTick runs on the
+// event loop that owns the connection; OnTick runs on gnet's ticker
+// goroutine and only posts to inboxes.
+type handler struct {
+	gnet.BuiltinEventEngine
+	g *Gateway
+}
+
+// OnBoot records the engine and signals Start.
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.g.eng = eng
+	close(h.g.booted)
+	return gnet.None
+}
+
+// OnOpen creates the connection context on c's loop and arms the CONNECT
+// timeout. New connections are refused while draining.
+func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	g := h.g
+	if g.draining.Load() {
+		return nil, gnet.Close
+	}
+	l := g.loopOf(gc.EventLoop())
+	if g.m.conns.Load() >= g.maxConns {
+		l.st.closed[closeConnLimit]++ // refused before any state exists
+		return nil, gnet.Close
+	}
+	l.begin()
+	c := &conn{gc: gc, l: l, lastActive: l.now}
+	if g.wsPort != 0 {
+		if a, ok := gc.LocalAddr().(*net.TCPAddr); ok && a.Port == g.wsPort {
+			c.ws = true
+			l.ws[c] = &wsConn{hs: ws.Handshake{Path: g.cfg.Listeners.WSPath}}
+		}
+	}
+	gc.SetContext(c)
+	l.addConn(c)
+	l.st.opened++
+	g.m.conns.Add(1)
+	c.wheelAt = l.now // open time, for the CONNECT timeout (the wheel is not used before CONNECT)
+	l.connecting = append(l.connecting, c)
+	l.end()
+	return nil, gnet.None
+}
+
+// OnClose ends the connection's session (abnormal close: will published).
+func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok || c == nil {
+		return gnet.None
+	}
+	c.onClose()
+	return gnet.None
+}
+
+// OnTraffic frames and applies inbound packets.
+func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok || c == nil {
+		return gnet.Close
+	}
+	l := c.l
+	l.begin()
+	act := c.read()
+	l.end()
+	return act
+}
+
+// OnTick posts one tick to every loop (one Execute per loop per tick).
+func (h *handler) OnTick() (time.Duration, gnet.Action) {
+	for _, l := range h.g.allLoops() {
+		postNow(l, inItem{kind: inTick})
+	}
+	return h.g.cfg.Engine.TickInterval.D(), gnet.None
+}
+
+var _ = mqttcodec.CONNECT

@@ -1,0 +1,193 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"edgegw/mqttcodec"
+	"edgegw/router"
+	"edgegw/session"
+)
+
+// loop is the gateway's state for one gnet event loop. Everything but in
+// (the inbox) and el is loop-only.
+type loop struct {
+	g   *Gateway
+	el  gnet.EventLoop
+	idx int
+	in  inbox
+
+	depth   int   // nesting of begin/end (OnClose may run inside a wake)
+	now     int64 // clock read once per wake, unix nanos
+	arena   []byte
+	dirty   []*conn
+	remote  []*loop
+	outbox  map[*loop]*outbox // per target loop, this wake's items
+	acks    []*ackToken       // released parked acks to send at the end of the wake
+	matches []router.Delivery
+	scratch session.Scratch
+	connect mqttcodec.Connect
+	reasons []byte
+	wheel   wheel
+	conns   []*conn       // every open connection, for drain (index in conn.slot)
+	cong    []*sessionRec // subscribers holding parked acks
+	// connecting holds connections in open order for the CONNECT timeout:
+	// one timeout for all, so a FIFO (8 bytes per pending connection,
+	// emptied at each tick) does what the wheel would.
+	connecting []*conn
+	connHead   int
+	outs       []*session.Out    // pool of write buffers for connections with pending output
+	ws         map[*conn]*wsConn // WebSocket state of this loop's ws connections
+	wsIov      [][]byte          // scratch: frame header + segments of one ws flush
+	st         loopStats
+}
+
+func newLoop(g *Gateway, el gnet.EventLoop, idx int) *loop {
+	l := &loop{g: g, el: el, idx: idx, arena: make([]byte, 0, 16<<10), outbox: map[*loop]*outbox{}, ws: map[*conn]*wsConn{}}
+	l.now = time.Now().UnixNano()
+	l.wheel.init(int64(g.cfg.Engine.TickInterval.D()), l.now)
+	return l
+}
+
+// begin starts a wake: reads the clock once.
+func (l *loop) begin() {
+	if l.depth == 0 {
+		l.now = time.Now().UnixNano()
+	}
+	l.depth++
+}
+
+// end finishes a wake: sends released acks, flushes every connection written
+// to (one writev each), wakes the loops that got inbox items (one Execute
+// each) and recycles the arena.
+func (l *loop) end() {
+	if l.depth > 1 {
+		l.depth--
+		return
+	}
+	for len(l.acks) > 0 || len(l.dirty) > 0 {
+		for i := 0; i < len(l.acks); i++ {
+			l.sendAck(l.acks[i])
+			l.acks[i] = nil
+		}
+		l.acks = l.acks[:0]
+		for i := 0; i < len(l.dirty); i++ {
+			c := l.dirty[i]
+			l.dirty[i] = nil
+			c.dirty = false
+			c.flush()
+		}
+		l.dirty = l.dirty[:0]
+	}
+	l.wakeRemote()
+	if cap(l.arena) > 1<<20 {
+		l.arena = make([]byte, 0, 16<<10)
+	} else {
+		l.arena = l.arena[:0]
+	}
+	l.depth--
+}
+
+// process applies one inbox item.
+func (l *loop) process(it *inItem) {
+	switch it.kind {
+	case inDeliver:
+		l.deliverItem(it)
+	case inAck:
+		l.sendAck(it.tok)
+	case inTakeover:
+		l.takeover(it.req)
+	case inAttach:
+		l.attach(it.req)
+	case inRetry:
+		l.retryConnect(it.req)
+	case inTick:
+		l.tick()
+	case inDrain:
+		l.drain()
+	}
+}
+
+// tick advances the wheel, re-checks congested subscribers and folds the
+// loop's counters into the metrics.
+func (l *loop) tick() {
+	l.expireConnecting()
+	l.wheel.advance(l, l.now)
+	for i := 0; i < len(l.cong); i++ {
+		if rec := l.cong[i]; l.checkDrained(rec) {
+			i--
+		}
+	}
+	l.st.fold(l.g.m)
+}
+
+// addConn / delConn keep l.conns for drain.
+func (l *loop) addConn(c *conn) {
+	c.slot = int32(len(l.conns))
+	l.conns = append(l.conns, c)
+}
+
+func (l *loop) delConn(c *conn) {
+	i := int(c.slot)
+	if i < 0 || i >= len(l.conns) || l.conns[i] != c {
+		return
+	}
+	last := len(l.conns) - 1
+	l.conns[i] = l.conns[last]
+	l.conns[i].slot = int32(i)
+	l.conns[last] = nil
+	l.conns = l.conns[:last]
+	c.slot = -1
+}
+
+// getOut takes a write buffer from the pool.
+func (l *loop) getOut() *session.Out {
+	if n := len(l.outs); n > 0 {
+		o := l.outs[n-1]
+		l.outs = l.outs[:n-1]
+		return o
+	}
+	o := &session.Out{Arena: &l.arena}
+	o.Reset()
+	return o
+}
+
+// putOut returns a flushed write buffer to the pool.
+func (l *loop) putOut(o *session.Out) {
+	o.Reset()
+	if cap(o.Iov) > 1024 {
+		o.Iov = nil
+	}
+	if len(l.outs) < 4096 {
+		l.outs = append(l.outs, o)
+	}
+}
+
+// expireConnecting closes connections that sent no CONNECT within
+// limits.connect_timeout [MQTT-3.1.4-?] and forgets those that did.
+func (l *loop) expireConnecting() {
+	timeout := int64(l.g.cfg.Limits.ConnectTimeout.D())
+	for l.connHead < len(l.connecting) {
+		c := l.connecting[l.connHead]
+		if c.state == stConnecting && !c.closed {
+			if l.now-c.wheelAt < timeout {
+				break
+			}
+			c.kick(0, closeConnectTimeout, nil)
+		}
+		l.connecting[l.connHead] = nil
+		l.connHead++
+	}
+	switch {
+	case l.connHead == len(l.connecting):
+		l.connecting, l.connHead = l.connecting[:0], 0
+		if cap(l.connecting) > 1024 {
+			l.connecting = nil
+		}
+	case l.connHead > 1024 && l.connHead*2 > len(l.connecting):
+		n := copy(l.connecting, l.connecting[l.connHead:])
+		clear(l.connecting[n:])
+		l.connecting, l.connHead = l.connecting[:n], 0
+	}
+}

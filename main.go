@@ -1,0 +1,240 @@
+// Command edgegw is a single-process MQTT edge gateway.
+//
+//	edgegw                          run on the embedded default configuration
+//	edgegw run [-config FILE]       run on FILE (keys it leaves out keep their defaults)
+//	edgegw version                  print the version
+//	edgegw bench [flags]            the load generator (see `edgegw bench -h`)
+//
+// Exit status: 0 after a clean drain, 1 when the gateway cannot start (a listener
+// cannot bind) or the drain runs past drain.timeout, 2 for bad flags or configuration.
+//
+// main only wires things: flags, configuration, logging, signals. The gateway itself is
+// package gateway; the load generator is package bench.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"edgegw/gateway"
+)
+
+// defaultConfig is the repository's config.toml: the documented defaults, equal to
+// gateway.Default() (main_test.go checks both).
+//
+//go:embed config.toml
+var defaultConfig []byte
+
+// version is set at link time: go build -ldflags "-X main.version=v1.2.3".
+// When empty, the VCS revision recorded by the go command is used, else "dev".
+var version string
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr, nil))
+}
+
+const usage = `usage:
+  edgegw                      run on the embedded default configuration
+  edgegw run [-config FILE]   run on FILE (missing keys keep their defaults)
+  edgegw version              print the version
+  edgegw bench [flags]        run the load generator (edgegw bench -h)
+`
+
+// realMain runs the command line args and returns the exit status. signals, when
+// non-nil, replaces the process's SIGINT/SIGTERM notifications (for tests).
+func realMain(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runCmd(args, stderr, signals)
+	case "version":
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "edgegw version: unexpected argument %q\n", args[0])
+			return 2
+		}
+		fmt.Fprintf(stdout, "edgegw %s %s %s/%s\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "bench":
+		return runBench(args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "edgegw: unknown command %q (commands: run, version, bench; see edgegw help)\n", cmd)
+		return 2
+	}
+}
+
+// versionString is the link-time version, else the VCS revision, else "dev".
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		if v := info.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+		return "dev"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
+}
+
+// runCmd is `edgegw run`.
+func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
+	fs := flag.NewFlagSet("edgegw run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	configPath := fs.String("config", "", "configuration `FILE` (TOML); default: the embedded config.toml")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprint(stderr, usage)
+			fs.PrintDefaults()
+			return 0
+		}
+		fmt.Fprintf(stderr, "edgegw run: %v (see edgegw help)\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "edgegw run: unexpected argument %q (see edgegw help)\n", fs.Arg(0))
+		return 2
+	}
+
+	data, name := defaultConfig, "config.toml (embedded)"
+	if *configPath != "" {
+		var err error
+		if data, err = os.ReadFile(*configPath); err != nil {
+			fmt.Fprintf(stderr, "edgegw: cannot read config: %v\n", err)
+			return 2
+		}
+		name = *configPath
+	}
+	cfg, err := gateway.ParseConfig(data, name)
+	if err != nil {
+		// One line per problem, each naming the file, the line and the key.
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // Validate accepted it
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log.Info("edgegw starting", "version", versionString(), "go", runtime.Version(), "config", name)
+	logRuntime(log, cfg)
+
+	if signals == nil {
+		ch := make(chan os.Signal, 2)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(ch)
+		signals = ch
+	}
+
+	g, err := gateway.New(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "edgegw: cannot create gateway: %v\n", err)
+		return 1
+	}
+	if err := g.Start(); err != nil {
+		fmt.Fprintf(stderr, "edgegw: %v\n", err) // e.g. cannot open listener ":1883": address already in use
+		return 1
+	}
+	for _, kind := range []string{"tcp", "ws", "tls", "http"} {
+		if addr := g.Addr(kind); addr != "" {
+			log.Info("listening", "listener", kind, "addr", addr)
+		}
+	}
+
+	sig := <-signals
+	log.Info("draining", "signal", sig.String(), "timeout", cfg.Drain.Timeout.D().String())
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Drain.Timeout.D())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Error("drain incomplete", "err", err)
+			return 1
+		}
+		log.Info("drained, exiting")
+		return 0
+	case sig := <-signals:
+		log.Warn("second signal: exiting without finishing the drain", "signal", sig.String())
+		return 1
+	}
+}
+
+// logRuntime logs what bounds this process: CPUs, memory limit and open files. The
+// open-file soft limit is raised to the hard limit where the kernel allows it.
+func logRuntime(log *slog.Logger, cfg gateway.Config) {
+	source := "cgroup CPU limit or CPU count (Go 1.25+ follows the cgroup limit)"
+	if v := os.Getenv("GOMAXPROCS"); v != "" {
+		source = "GOMAXPROCS environment variable"
+	}
+	log.Info("cpu", "gomaxprocs", runtime.GOMAXPROCS(0), "num_cpu", runtime.NumCPU(), "source", source)
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		log.Info("memory", "gomemlimit", v, "bytes", debug.SetMemoryLimit(-1))
+	}
+
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		log.Warn("cannot read the open-file limit", "err", err)
+		return
+	}
+	before := lim.Cur
+	if lim.Cur < lim.Max {
+		// The Go runtime already does this at start-up on Linux; do it again in
+		// case something lowered it, and log what we got either way.
+		raised := lim
+		raised.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); err != nil {
+			log.Warn("cannot raise the open-file soft limit", "soft", lim.Cur, "hard", lim.Max, "err", err)
+		} else {
+			lim = raised
+		}
+	}
+	log.Info("open files", "soft_before", before, "soft", lim.Cur, "hard", lim.Max)
+	capAt := int64(lim.Cur) - 100
+	if lim.Cur > 1<<40 {
+		capAt = 1 << 40 // unlimited in practice
+	}
+	log.Warn("connections are capped by the open-file limit",
+		"max_connections_about", capAt, "limit", lim.Cur,
+		"hint", "raise it with ulimit -n / LimitNOFILE= for more connections")
+	if cfg.Limits.MaxConnections > 0 && int64(cfg.Limits.MaxConnections) > capAt {
+		log.Warn("limits.max_connections is above what the open-file limit allows",
+			"max_connections", cfg.Limits.MaxConnections, "max_connections_about", capAt)
+	}
+}
