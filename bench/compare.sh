@@ -85,6 +85,7 @@ SCENARIOS=(
 	"fanin-q1|--scenario fanin --publishers $(s 100) --subscribers 1 --total-rate $(s 20000) --qos 1"
 	"fanout-q0|--scenario fanout --publishers 1 --subscribers $(s 1000) --rate 20 --qos 0"
 	"p2p-q1|--scenario p2p --clients $(s 1000) --total-rate $(s 20000) --qos 1"
+	"storm|--scenario storm --clients $(s 5000) --connect-rate $(s 5000) --storm-at 3s"
 	"shared-q1|--scenario shared --publishers $(s 50) --subscribers 10 --groups 2 --total-rate $(s 10000) --qos 1 --mqtt 5"
 )
 

@@ -2,8 +2,9 @@
 // `go test -bench` harness of the repository.
 //
 // It owns its own MQTT client side (codec.go: a minimal 3.1.1 and 5.0 encoder
-// and decoder for the packets a load client needs) so that a bug in the
-// gateway's codec or session code can never be hidden by sharing it. Clients
+// and decoder for the packets a load client needs; ws.go: MQTT over
+// WebSocket framing) so that a bug in the gateway's codec or session code can
+// never be hidden by sharing it. Transports: TCP and WebSocket; no TLS. Clients
 // run on gnet event loops: one small client struct per connection, no
 // goroutine per connection. A bounded pool of dialer goroutines opens sockets
 // (optionally bound to one of several loopback source addresses) and hands
@@ -15,6 +16,11 @@
 // backoff), when the dialer goroutine owns it; hand-offs go through a
 // mutex-protected queue. Counters and histograms are per loop, written by
 // that loop with atomics and read by the sampler once a second.
+//
+// Files: config.go (flags, TOML, Validate), client.go (per-connection state
+// and the gnet handler), run.go (dialers, pacer), measure.go (one run),
+// procs.go (--procs workers and merging), capacity.go, hist.go, stats.go,
+// result.go, report.go and svg.go (outputs), procstat.go (--pid), compare.sh.
 //
 // Imports: the standard library, gnet, go-toml/v2 and golang.org/x/sys/unix.
 // It must not import edgegw/session, edgegw/gateway or edgegw/mqttcodec in

@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 			os.Exit(Main(os.Args[2:], os.Stdout, os.Stderr))
 		case "mochi-child":
 			os.Exit(mochiChild())
+		case "gateway-child":
+			os.Exit(gatewayChild())
 		}
 	}
 	os.Exit(m.Run())

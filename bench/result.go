@@ -1,9 +1,6 @@
 package bench
 
-import (
-	"sort"
-	"time"
-)
+import "sort"
 
 // Second is one line of the per-second timeline. T counts seconds from the
 // start of the measurement phase; deltas are per second.
@@ -156,7 +153,11 @@ func (r *Result) finish() {
 		r.Throughput = float64(r.Received) / r.MeasureSeconds
 	}
 	if r.RampSeconds > 0 {
-		r.ConnectRate = float64(r.ConnOK) / r.RampSeconds
+		ramped := r.ConnOK
+		if r.Scenario == ScenarioStorm {
+			ramped = uint64(r.Clients) // the rest are reconnects after the drop
+		}
+		r.ConnectRate = float64(ramped) / r.RampSeconds
 	}
 	if a := r.ConnOK + r.ConnFail; a > 0 {
 		r.ConnErrRatio = float64(r.ConnFail) / float64(a)
@@ -171,5 +172,3 @@ func (r *Result) finish() {
 		r.BrokerBytesConn = float64(r.BrokerRSSPeak-r.BrokerRSSStart) / float64(r.PeakConns)
 	}
 }
-
-func secs(d time.Duration) float64 { return d.Seconds() }
