@@ -67,7 +67,7 @@ func TestBadInput(t *testing.T) {
 		_, _ = rc.Write(publishV5(3, 1, "a", []byte("x")))
 		expectDisconnect(t, rc, 0x81)
 	})
-	t.Run("MQTT-3.3.4-9 receive maximum exceeded is 0x93", func(t *testing.T) {
+	t.Run("MQTT-3.3.4-7 receive maximum exceeded is 0x93", func(t *testing.T) {
 		rc := rawV5(t, g, "greedy")
 		var b []byte
 		for i := 1; i <= 65; i++ { // QoS 2 without PUBREL keeps the quota taken

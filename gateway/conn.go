@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 
@@ -112,13 +113,17 @@ func (c *conn) read() gnet.Action {
 		_, _ = gc.Discard(-1)
 		return gnet.None
 	case c.state == stWaiting || c.paused:
+		// The client is sending (its PINGREQ may be among the bytes we hold
+		// back): a publisher paused by backpressure must not be closed as
+		// keep-alive timed out.
+		c.lastActive = l.now
 		if gc.InboundBuffered() > 4*l.g.cfg.Limits.MaxPacketSize+l.g.cfg.Engine.ReadBufferSize {
 			c.kick(0, closeInboundOverflow, nil)
 		}
 		return gnet.None
 	}
 	c.lastActive = l.now
-	if c.rec != nil && c.rec.inCong {
+	if c.rec != nil && c.rec.has(recInCong) {
 		l.checkDrained(c.rec)
 	}
 	c.reading = true
@@ -206,6 +211,7 @@ func (c *conn) handle(frame []byte) bool {
 		// [MQTT-3.14.4-3] a normal DISCONNECT discards the will; v5 0x04 publishes it.
 		c.reason = closeClient
 		c.state = stClosing
+		c.logClose(closeClient, ev.Reason, nil)
 		c.detach(ev.Reason == mqttcodec.DisconnectWithWill, false)
 		_ = c.gc.Close()
 	}
@@ -257,7 +263,7 @@ func (c *conn) flush() {
 	}
 	c.out = nil
 	l.putOut(o)
-	if c.rec != nil && c.rec.inCong && c.rec.conn == c {
+	if c.rec != nil && c.rec.has(recInCong) && c.rec.conn == c {
 		l.checkDrained(c.rec)
 	}
 }
@@ -314,44 +320,49 @@ func (c *conn) kickRef(rc mqttcodec.ReasonCode, reason closeReason, err error, s
 	_ = c.gc.Close()
 }
 
+// logClose logs c's close once, with its client ID and address.
 func (c *conn) logClose(reason closeReason, rc mqttcodec.ReasonCode, err error) {
-	lg := c.l.g.log
-	lvl := slog.LevelWarn
-	switch reason {
-	case closeShutdown, closeTakeover, closeConnectTimeout, closeKeepAlive:
-		lvl = slog.LevelInfo
-	}
-	if !lg.Enabled(nil, lvl) {
-		return
-	}
 	id := ""
 	if c.rec != nil {
 		id = c.rec.id
 	}
-	attrs := []any{"client_id", id, "addr", c.remote(), "reason", closeLabels[reason]}
+	logClose(c.l.g.log, id, c.gc, reason, rc, err)
+}
+
+// logClose logs one connection close: violations at warn, the ordinary
+// ends of a connection at info. Called once per close, never per packet.
+func logClose(lg *slog.Logger, id string, gc gnet.Conn, reason closeReason, rc mqttcodec.ReasonCode, err error) {
+	lvl := slog.LevelWarn
+	switch reason {
+	case closeClient, closeNetwork, closeShutdown, closeTakeover, closeConnectTimeout, closeKeepAlive, closeConnLimit:
+		lvl = slog.LevelInfo
+	}
+	if !lg.Enabled(context.Background(), lvl) {
+		return
+	}
+	addr := ""
+	if a := gc.RemoteAddr(); a != nil {
+		addr = a.String()
+	}
+	attrs := []any{"client_id", id, "addr", addr, "reason", closeLabels[reason]}
 	if rc != 0 {
 		attrs = append(attrs, "code", hexByte(byte(rc)))
 	}
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
 	}
-	lg.Log(nil, lvl, "closing client connection", attrs...)
+	lg.Log(context.Background(), lvl, "closing client connection", attrs...)
 }
 
-func (c *conn) remote() string {
-	if a := c.gc.RemoteAddr(); a != nil {
-		return a.String()
-	}
-	return ""
-}
-
-// onClose runs when gnet closed the socket (any cause).
-func (c *conn) onClose() {
+// onClose runs when gnet closed the socket (any cause); err is gnet's
+// (nil for EOF). A close we did not start is logged here.
+func (c *conn) onClose(err error) {
 	l := c.l
 	l.begin()
 	c.closed = true
 	if c.state != stClosing {
 		c.reason = closeNetwork
+		c.logClose(closeNetwork, 0, err)
 		if c.state == stConnected {
 			c.detach(true, false) // abnormal close: the will is published [MQTT-3.1.2-8]
 		}

@@ -80,7 +80,7 @@ func (l *loop) claim(req *takeoverReq) {
 		return
 	}
 	req.c.state = stWaiting
-	if owner := rec.owner.Load(); owner == l {
+	if owner := rec.owner(l.g); owner == l {
 		l.takeover(req)
 	} else {
 		l.send(owner, inItem{kind: inTakeover, req: req})
@@ -100,11 +100,11 @@ func (l *loop) retryConnect(req *takeoverReq) {
 // to the claiming connection's loop.
 func (l *loop) takeover(req *takeoverReq) {
 	rec := req.rec
-	if owner := rec.owner.Load(); owner != l {
+	if owner := rec.owner(l.g); owner != l {
 		l.send(owner, inItem{kind: inTakeover, req: req}) // moved meanwhile
 		return
 	}
-	if rec.dead {
+	if rec.dead() {
 		if req.l == l {
 			l.retryConnect(req)
 		} else {
@@ -136,8 +136,10 @@ func (l *loop) takeover(req *takeoverReq) {
 		return
 	}
 	rec.st = nil
-	rec.wheelAt = 0 // the new owner schedules afresh; entries here are dropped (ownedBy)
-	rec.owner.Store(req.l)
+	if rec.x != nil {
+		rec.x.wheelAt = 0 // the new owner schedules afresh; entries here are dropped (ownedBy)
+	}
+	rec.setOwner(req.l)
 	l.send(req.l, inItem{kind: inAttach, req: req})
 }
 
@@ -195,7 +197,7 @@ func (c *conn) detach(will bool, keep bool) {
 	c.detached = true
 	l := c.l
 	rec := c.rec
-	if rec.conn != c || rec.owner.Load() != l || rec.st == nil {
+	if rec.conn != c || !rec.ownedBy(l) || rec.st == nil {
 		return
 	}
 	rec.conn = nil
@@ -246,10 +248,9 @@ func (l *loop) offline(rec *sessionRec, w *session.Will) {
 	l.wheel.schedule(rec, rec.nextDeadline())
 }
 
-func (rec *sessionRec) slotAt() *int64 { return &rec.wheelAt }
-
-// ownedBy reports whether l owns rec (atomic: rec may have moved away).
-func (rec *sessionRec) ownedBy(l *loop) bool { return rec.owner.Load() == l }
+// slotAt is rec's wheel deadline; rec is scheduled only by offline, which
+// allocates x.
+func (rec *sessionRec) slotAt() *int64 { return &rec.ext().wheelAt }
 
 func (rec *sessionRec) nextDeadline() int64 {
 	x := rec.x
@@ -265,7 +266,7 @@ func (rec *sessionRec) nextDeadline() int64 {
 
 // fire publishes a delayed will and ends an expired offline session.
 func (rec *sessionRec) fire(l *loop, now int64) int64 {
-	if rec.dead || rec.conn != nil || rec.owner.Load() != l || rec.st == nil || rec.x == nil {
+	if rec.dead() || rec.conn != nil || !rec.ownedBy(l) || rec.st == nil || rec.x == nil {
 		return 0
 	}
 	x := rec.x

@@ -60,7 +60,7 @@ func (l *loop) publish(msg *session.Message, from *sessionRec, pub *conn, qos by
 		}
 		q := min(msg.QoS, d.QoS)
 		retain := msg.Retain && d.RetainAsPublished // [MQTT-3.3.1-12] [MQTT-3.3.1-9]
-		owner := rec.owner.Load()
+		owner := rec.owner(g)
 		if owner == l && rec.st != nil {
 			sd := session.Delivery{Msg: msg, QoS: d.QoS, Retain: retain, SubIDs: d.SubIDs}
 			if l.deliverLocal(rec, sd) && canHold && q > 0 {
@@ -69,12 +69,17 @@ func (l *loop) publish(msg *session.Message, from *sessionRec, pub *conn, qos by
 			continue
 		}
 		it := inItem{kind: inDeliver, sub: d.Sub, msg: msg, qos: d.QoS, retain: retain, subIDs: d.SubIDs}
-		full := owner.in.isFull(bound)
-		if full && q == 0 {
+		full := l.inboxFull(owner, bound)
+		held := canHold && q > 0
+		if full && !held {
+			// The inbox is bounded: past the bound only a delivery whose
+			// publisher's ack is withheld (backpressure) is accepted, and
+			// that withheld ack is what bounds it. Anything else (QoS 0,
+			// policies drop and disconnect, wills) is dropped and counted.
 			l.st.dropped[dropInboxFull]++
 			continue
 		}
-		if canHold && q > 0 && (full || rec.has(recCongested)) {
+		if held && (full || rec.has(recCongested)) {
 			it.tok = hold()
 		}
 		l.send(owner, it)
@@ -112,7 +117,7 @@ func (l *loop) deliverItem(it *inItem) {
 		}
 		return
 	}
-	if owner := rec.owner.Load(); owner != l {
+	if owner := rec.owner(l.g); owner != l {
 		l.send(owner, *it) // the session moved (takeover)
 		return
 	}
@@ -176,9 +181,8 @@ func (l *loop) deliverLocal(rec *sessionRec, d session.Delivery) bool {
 		c.flush()
 	}
 	if g.policy == policyBackpressure && c.over() {
-		if !rec.inCong {
-			rec.inCong = true
-			rec.set(recCongested, true)
+		if !rec.has(recInCong) {
+			rec.set(recInCong|recCongested, true)
 			l.cong = append(l.cong, rec)
 		}
 		return true
@@ -229,7 +233,7 @@ func (l *loop) sendAck(t *ackToken) {
 // gone). It returns true when rec left the congested list.
 func (l *loop) checkDrained(rec *sessionRec) bool {
 	c := rec.conn
-	if !rec.dead && rec.owner.Load() == l && c != nil && c.over() {
+	if !rec.dead() && rec.ownedBy(l) && c != nil && c.over() {
 		return false
 	}
 	l.releaseWaiters(rec)
@@ -246,9 +250,8 @@ func (l *loop) releaseWaiters(rec *sessionRec) {
 			l.release(t)
 		}
 	}
-	if rec.inCong {
-		rec.inCong = false
-		rec.set(recCongested, false)
+	if rec.has(recInCong) {
+		rec.set(recInCong|recCongested, false)
 		for i, r := range l.cong {
 			if r == rec {
 				last := len(l.cong) - 1

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -205,19 +204,29 @@ func (g *Gateway) Start() error {
 // resolveListen checks that addr can be bound and, for port 0, picks a free
 // port, so that every SO_REUSEPORT loop listens on the same concrete port.
 func resolveListen(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr)
 	if err != nil {
-		var se *os.SyscallError
-		if errors.As(err, &se) {
-			err = se.Err
-		}
-		return "", fmt.Errorf("cannot open listener %q: %w", addr, err)
+		return "", err
 	}
 	bound := ln.Addr().String()
 	_ = ln.Close()
 	host, _, _ := net.SplitHostPort(addr)
 	_, port, _ := net.SplitHostPort(bound)
 	return net.JoinHostPort(host, port), nil
+}
+
+// listen opens a TCP listener; its error reads
+// `cannot open listener ":1883": address already in use`.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+		return nil, fmt.Errorf("cannot open listener %q: %w", addr, err)
+	}
+	return ln, nil
 }
 
 func (g *Gateway) setAddr(kind, a string) {
@@ -302,5 +311,3 @@ func (x gnetLogger) Infof(f string, a ...any)  { x.l.Debug(fmt.Sprintf(f, a...))
 func (x gnetLogger) Warnf(f string, a ...any)  { x.l.Warn(fmt.Sprintf(f, a...)) }
 func (x gnetLogger) Errorf(f string, a ...any) { x.l.Warn(fmt.Sprintf(f, a...)) }
 func (x gnetLogger) Fatalf(f string, a ...any) { x.l.Error(fmt.Sprintf(f, a...)) }
-
-var _ = context.Background

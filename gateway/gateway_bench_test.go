@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +80,14 @@ func BenchmarkIdleConnections(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	if c := g.m.conns.Load(); c != n {
 		b.Fatalf("gateway holds %d connections, want %d", c, n)
+	}
+	if f := os.Getenv("EDGEGW_IDLE_HEAPPROFILE"); f != "" {
+		// What the gateway holds while the clients are connected (run with
+		// -memprofilerate 1; -memprofile only sees the end of the run).
+		if fh, err := os.Create(f); err == nil {
+			_ = pprof.WriteHeapProfile(fh)
+			fh.Close()
+		}
 	}
 	delta := int64(after.HeapInuse+after.StackInuse) - int64(before.HeapInuse+before.StackInuse)
 	b.ReportMetric(float64(delta)/n, "B/conn")

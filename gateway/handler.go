@@ -7,7 +7,6 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"edgegw/gateway/ws"
-	"edgegw/mqttcodec"
 )
 
 // handler is the gnet event handler. Every method but OnTick runs on the
@@ -29,12 +28,19 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 // timeout. New connections are refused while draining.
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	g := h.g
-	if g.draining.Load() {
-		return nil, gnet.Close
-	}
 	l := g.loopOf(gc.EventLoop())
-	if g.m.conns.Load() >= g.maxConns {
-		l.st.closed[closeConnLimit]++ // refused before any state exists
+	refuse := closeReason(numCloseReasons)
+	switch {
+	case g.draining.Load():
+		refuse = closeShutdown
+	case g.m.conns.Load() >= g.maxConns:
+		refuse = closeConnLimit
+	}
+	if refuse != numCloseReasons {
+		// Refused before any state exists: OnClose sees no context, so the
+		// close is counted and logged here.
+		l.st.closed[refuse]++
+		logClose(g.log, "", gc, refuse, 0, nil)
 		return nil, gnet.Close
 	}
 	l.begin()
@@ -61,7 +67,7 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if !ok || c == nil {
 		return gnet.None
 	}
-	c.onClose()
+	c.onClose(err)
 	return gnet.None
 }
 
@@ -85,5 +91,3 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	}
 	return h.g.cfg.Engine.TickInterval.D(), gnet.None
 }
-
-var _ = mqttcodec.CONNECT

@@ -23,6 +23,12 @@ import (
 // clients land on different loops) and a fast tick.
 func newTestGateway(t testing.TB, mutate func(*Config)) *Gateway {
 	t.Helper()
+	return newTestGatewayLog(t, mutate, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+}
+
+// newTestGatewayLog is newTestGateway with the gateway's logger.
+func newTestGatewayLog(t testing.TB, mutate func(*Config), log *slog.Logger) *Gateway {
+	t.Helper()
 	cfg := Default()
 	cfg.Listeners.TCP = "127.0.0.1:0"
 	cfg.Listeners.WS = ""
@@ -32,8 +38,6 @@ func newTestGateway(t testing.TB, mutate func(*Config)) *Gateway {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	lvl := slog.LevelWarn
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: lvl}))
 	g, err := New(cfg, log)
 	if err != nil {
 		t.Fatalf("New: %v", err)

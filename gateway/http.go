@@ -2,11 +2,7 @@ package gateway
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"time"
 )
 
@@ -17,13 +13,9 @@ type httpServer struct {
 }
 
 func (g *Gateway) startHTTP(addr string) (*httpServer, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr)
 	if err != nil {
-		var se *os.SyscallError
-		if errors.As(err, &se) {
-			err = se.Err
-		}
-		return nil, fmt.Errorf("cannot open listener %q: %w", addr, err)
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {

@@ -20,7 +20,6 @@ const (
 	inRetry                  // the claimed session ended before the takeover: redo the CONNECT lookup
 	inTick                   // timer tick
 	inDrain                  // graceful shutdown
-	inDrained                // a subscriber that parked acks drained (release waiters)
 )
 
 // inItem is one unit of cross-loop work.
@@ -70,9 +69,6 @@ func (b *inbox) postBatch(items []inItem) (wake bool) {
 	b.mu.Unlock()
 	return wake
 }
-
-// isFull reports whether the inbox is at its bound (a hint; it may change).
-func (b *inbox) isFull(bound int) bool { return b.n.Load() >= int64(bound) }
 
 // take swaps out the queued items. Loop-only.
 func (b *inbox) take() []inItem {
@@ -151,6 +147,17 @@ func (l *loop) send(t *loop, it inItem) {
 		ob.listed = true
 		l.remote = append(l.remote, t)
 	}
+}
+
+// inboxFull reports whether t's inbox, counting what l has collected for t
+// in this wake and not yet posted, is at bound (a hint: t drains it
+// concurrently).
+func (l *loop) inboxFull(t *loop, bound int) bool {
+	n := t.in.n.Load()
+	if ob := l.outbox[t]; ob != nil {
+		n += int64(len(ob.items))
+	}
+	return n >= int64(bound)
 }
 
 // postNow posts it to t from a goroutine that is not an event loop (ticker,

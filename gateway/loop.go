@@ -165,7 +165,8 @@ func (l *loop) putOut(o *session.Out) {
 }
 
 // expireConnecting closes connections that sent no CONNECT within
-// limits.connect_timeout [MQTT-3.1.4-?] and forgets those that did.
+// limits.connect_timeout (no rule ID: the spec leaves the time to the
+// server) and forgets those that did.
 func (l *loop) expireConnecting() {
 	timeout := int64(l.g.cfg.Limits.ConnectTimeout.D())
 	for l.connHead < len(l.connecting) {

@@ -72,13 +72,12 @@ const (
 	dropInboxFull                         // QoS 0 to a loop whose inbox is full
 	dropStale                             // subscriber handle of a session that ended
 	dropRetainedRefused                   // retained store full or disabled
-	dropPayloadFormat                     // unused label kept stable for dashboards
 	numDropReasons
 )
 
 var dropLabels = [numDropReasons]string{
 	"slow_consumer", "expired", "packet_too_large", "offline_queue_full", "offline_qos0",
-	"inbox_full", "stale_subscriber", "retained_refused", "payload_format",
+	"inbox_full", "stale_subscriber", "retained_refused",
 }
 
 // metricSet holds every metric of one Gateway in its own VictoriaMetrics Set

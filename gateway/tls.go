@@ -2,11 +2,9 @@ package gateway
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"time"
 )
@@ -36,13 +34,9 @@ func (g *Gateway) listenTLS(addr string) (*tlsTerminator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot load TLS certificate %q / key %q: %w", g.cfg.Listeners.TLSCert, g.cfg.Listeners.TLSKey, err)
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr)
 	if err != nil {
-		var se *os.SyscallError
-		if errors.As(err, &se) {
-			err = se.Err
-		}
-		return nil, fmt.Errorf("cannot open listener %q: %w", addr, err)
+		return nil, err
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	return &tlsTerminator{g: g, ln: tls.NewListener(ln, cfg), conns: map[net.Conn]struct{}{}}, nil

@@ -69,7 +69,7 @@ func TestTopicAliasInbound(t *testing.T) {
 }
 
 // TestPayloadFormatInvalid: payload format 1 with bytes that are not UTF-8
-// is refused with 0x99 [MQTT-3.3.2-4].
+// is refused with 0x99 (section 3.3.2.3.2).
 func TestPayloadFormatInvalid(t *testing.T) {
 	g := newTestGateway(t, nil)
 	rc := rawV5(t, g, "pfi")

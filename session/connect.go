@@ -41,7 +41,7 @@ func ParseConnect(p *mqttcodec.Connect, lim *Limits, now int64, assign func() st
 			return pr, mqttcodec.BadAuthMethod // enhanced authentication is not offered
 		}
 		if p.Props.Has(mqttcodec.PropReceiveMaximum) {
-			pr.RecvMax = p.Props.ReceiveMaximum // 0 is refused by the codec [MQTT-3.1.2-?]
+			pr.RecvMax = p.Props.ReceiveMaximum // 0 is refused by the codec (section 3.1.2.11.3)
 		}
 		if p.Props.Has(mqttcodec.PropMaximumPacketSize) {
 			pr.MaxPacket = p.Props.MaximumPacketSize
@@ -79,7 +79,7 @@ func ParseConnect(p *mqttcodec.Connect, lim *Limits, now int64, assign func() st
 		wp := mqttcodec.Publish{QoS: p.WillQoS, Retain: p.WillRetain, Topic: p.WillTopic, Payload: p.WillPayload}
 		if p.Version == mqttcodec.V5 {
 			wp.Props = p.WillProps
-			// [MQTT-3.1.3-?] a will with payload format 1 must carry UTF-8.
+			// Section 3.1.3.2.3: a will with payload format 1 must carry UTF-8.
 			if wp.Props.Has(mqttcodec.PropPayloadFormat) && wp.Props.PayloadFormat == 1 && !utf8.Valid(p.WillPayload) {
 				return pr, mqttcodec.PayloadFormatInvalid
 			}

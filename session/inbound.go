@@ -89,7 +89,7 @@ func (s *State) Handle(frame []byte, sc *Scratch, now int64, o *Out) (Event, err
 			return Event{}, err
 		}
 		if v == mqttcodec.V5 && d.Props.Has(mqttcodec.PropSessionExpiry) {
-			// [MQTT-3.14.2-2] a session that ends with the connection cannot be revived.
+			// Section 3.14.2.2.2: a session that ends with the connection cannot be revived.
 			if s.Params.Expiry == 0 && d.Props.SessionExpiry != 0 {
 				return Event{}, ErrSessionExpiryZero
 			}
@@ -109,25 +109,25 @@ func (s *State) publish(p *mqttcodec.Publish, now int64, o *Out) (Event, error) 
 	topic := p.Topic
 	if s.version() == mqttcodec.V5 {
 		if p.Retain && !s.lim.RetainAvailable {
-			return Event{}, ErrRetainUnsupported // [MQTT-3.3.1-11]
+			return Event{}, ErrRetainUnsupported // [MQTT-3.2.2-14]
 		}
 		if p.Props.Has(mqttcodec.PropTopicAlias) {
 			a := p.Props.TopicAlias
 			if a == 0 || a > s.lim.TopicAliasMaximum {
-				return Event{}, ErrTopicAlias // [MQTT-3.3.2-9]
+				return Event{}, ErrTopicAlias // [MQTT-3.2.2-17] 0 or above our Topic Alias Maximum
 			}
-			if s.aliases == nil {
-				t := make([][]byte, int(s.lim.TopicAliasMaximum)+1)
-				s.aliases = &t
+			f := s.f()
+			if f.aliases == nil {
+				f.aliases = make([][]byte, int(s.lim.TopicAliasMaximum)+1)
 			}
-			al := *s.aliases
+			al := f.aliases
 			if len(topic) > 0 {
 				al[a] = append(al[a][:0], topic...)
 			} else if topic = al[a]; len(topic) == 0 {
-				return Event{}, ErrTopicAlias // [MQTT-3.3.2-?] unknown alias
+				return Event{}, ErrTopicAlias // [MQTT-3.3.2-12] unknown alias: no mapping yet
 			}
 		}
-		// [MQTT-3.3.2-4] payload format 1 means UTF-8.
+		// Section 3.3.2.3.2: payload format 1 means UTF-8; the server may refuse it.
 		if p.Props.Has(mqttcodec.PropPayloadFormat) && p.Props.PayloadFormat == 1 && !utf8.Valid(p.Payload) {
 			return Event{}, ErrPayloadFormat
 		}
@@ -135,8 +135,8 @@ func (s *State) publish(p *mqttcodec.Publish, now int64, o *Out) (Event, error) 
 	ev := Event{Kind: EvPublish, QoS: p.QoS, PacketID: p.PacketID}
 	switch p.QoS {
 	case 2:
-		if sent, dup := s.inQoS2[p.PacketID]; dup {
-			// [MQTT-4.3.3-?] a duplicate is not delivered again; answer
+		if sent, dup := s.qos2()[p.PacketID]; dup {
+			// [MQTT-4.3.3-9] a duplicate is not delivered again; answer
 			// with PUBREC once the first one was answered.
 			if sent {
 				s.appendAck(o, mqttcodec.PUBREC, p.PacketID, mqttcodec.Success)
@@ -146,10 +146,11 @@ func (s *State) publish(p *mqttcodec.Publish, now int64, o *Out) (Event, error) 
 		if err := s.takeQuota(); err != nil {
 			return Event{}, err
 		}
-		if s.inQoS2 == nil {
-			s.inQoS2 = make(map[uint16]bool, 4)
+		f := s.f()
+		if f.inQoS2 == nil {
+			f.inQoS2 = make(map[uint16]bool, 4)
 		}
-		s.inQoS2[p.PacketID] = false
+		f.inQoS2[p.PacketID] = false
 	case 1:
 		if err := s.takeQuota(); err != nil {
 			return Event{}, err
@@ -160,7 +161,7 @@ func (s *State) publish(p *mqttcodec.Publish, now int64, o *Out) (Event, error) 
 }
 
 // takeQuota counts one inbound QoS 1/2 message against Receive Maximum. v5
-// clients that exceed it are disconnected with 0x93 [MQTT-3.3.4-9]; v3 has no
+// clients that exceed it are disconnected with 0x93 [MQTT-3.3.4-7]; v3 has no
 // such limit, so the gateway stops decoding a v3 client's packets while
 // InQuota is at the limit instead.
 func (s *State) takeQuota() error {
@@ -181,16 +182,16 @@ func (s *State) AckPublish(qos byte, id uint16, o *Out) {
 		}
 		s.appendAck(o, mqttcodec.PUBACK, id, mqttcodec.Success)
 	case 2:
-		if sent, ok := s.inQoS2[id]; ok && !sent {
-			s.inQoS2[id] = true
+		if sent, ok := s.qos2()[id]; ok && !sent {
+			s.fl.inQoS2[id] = true
 			s.appendAck(o, mqttcodec.PUBREC, id, mqttcodec.Success)
 		}
 	}
 }
 
-// pubrel completes an inbound QoS 2 flow [MQTT-4.3.3-?].
+// pubrel completes an inbound QoS 2 flow with PUBCOMP (section 4.3.3).
 func (s *State) pubrel(id uint16, o *Out) {
-	if _, ok := s.inQoS2[id]; !ok {
+	if _, ok := s.qos2()[id]; !ok {
 		rc := mqttcodec.Success
 		if s.version() == mqttcodec.V5 {
 			rc = mqttcodec.PacketIDNotFound
@@ -198,7 +199,7 @@ func (s *State) pubrel(id uint16, o *Out) {
 		s.appendAck(o, mqttcodec.PUBCOMP, id, rc)
 		return
 	}
-	delete(s.inQoS2, id)
+	delete(s.fl.inQoS2, id)
 	if s.inQuota > 0 {
 		s.inQuota--
 	}

@@ -59,13 +59,14 @@ func (s *State) Deliver(d Delivery, now int64, o *Out, st *SendStats) {
 			st.OfflineQoS++
 			return
 		}
-		s.q().push(d)
+		f := s.f()
+		f.queue.push(d)
 		st.Queued++
-		st.QueueFull += s.queue.trim(s.lim)
+		st.QueueFull += f.queue.trim(s.lim)
 		return
 	}
-	if s.queue != nil && s.queue.n > 0 || q > 0 && len(s.inflight) >= s.window() {
-		s.q().push(d)
+	if f := s.fl; f != nil && (f.queue.n > 0 || q > 0 && len(f.inflight) >= s.window()) {
+		f.queue.push(d)
 		st.Queued++
 		return
 	}
@@ -88,7 +89,8 @@ func (s *State) send(d Delivery, q byte, now int64, o *Out, st *SendStats) {
 		if q == 2 {
 			state = waitRec
 		}
-		s.inflight = append(s.inflight, outEntry{d: d, sentAt: now, id: id, qos: q, state: state})
+		f := s.f()
+		f.inflight = append(f.inflight, outEntry{d: d, sentAt: now, id: id, qos: q, state: state})
 	}
 }
 
@@ -106,8 +108,9 @@ func (s *State) allocID() uint16 {
 }
 
 func (s *State) find(id uint16) int {
-	for i := range s.inflight {
-		if s.inflight[i].id == id {
+	out := s.out()
+	for i := range out {
+		if out[i].id == id {
 			return i
 		}
 	}
@@ -115,9 +118,10 @@ func (s *State) find(id uint16) int {
 }
 
 func (s *State) remove(i int) {
-	copy(s.inflight[i:], s.inflight[i+1:])
-	s.inflight[len(s.inflight)-1] = outEntry{}
-	s.inflight = s.inflight[:len(s.inflight)-1]
+	f := s.fl
+	copy(f.inflight[i:], f.inflight[i+1:])
+	f.inflight[len(f.inflight)-1] = outEntry{}
+	f.inflight = f.inflight[:len(f.inflight)-1]
 }
 
 // writePublish encodes the PUBLISH header of d (per subscriber: packet ID,
@@ -160,7 +164,7 @@ func (s *State) onAck(a *mqttcodec.Ack, now int64, o *Out, st *SendStats) {
 	i := s.find(a.PacketID)
 	switch a.Type {
 	case mqttcodec.PUBACK:
-		if i >= 0 && s.inflight[i].state == waitAck {
+		if i >= 0 && s.fl.inflight[i].state == waitAck {
 			s.remove(i)
 		}
 	case mqttcodec.PUBREC:
@@ -172,15 +176,16 @@ func (s *State) onAck(a *mqttcodec.Ack, now int64, o *Out, st *SendStats) {
 			}
 			s.appendAck(o, mqttcodec.PUBREL, a.PacketID, rc)
 		case a.Reason.IsError():
-			s.remove(i) // [MQTT-4.3.3-?] the flow ends with an error PUBREC
+			s.remove(i) // section 4.3.3: the flow ends with an error PUBREC
 		default:
-			s.inflight[i].state = waitComp
-			s.inflight[i].sentAt = now
-			s.inflight[i].d = Delivery{} // the message itself is no longer needed
+			e := &s.fl.inflight[i]
+			e.state = waitComp
+			e.sentAt = now
+			e.d = Delivery{} // the message itself is no longer needed
 			s.appendAck(o, mqttcodec.PUBREL, a.PacketID, mqttcodec.Success)
 		}
 	case mqttcodec.PUBCOMP:
-		if i >= 0 && s.inflight[i].state == waitComp {
+		if i >= 0 && s.fl.inflight[i].state == waitComp {
 			s.remove(i)
 		}
 	}
@@ -190,30 +195,19 @@ func (s *State) onAck(a *mqttcodec.Ack, now int64, o *Out, st *SendStats) {
 // drainQueue sends queued messages while the window has room.
 func (s *State) drainQueue(now int64, o *Out, st *SendStats) {
 	w := s.window()
-	for s.Connected && s.queue != nil && s.queue.n > 0 {
-		d := s.queue.front()
-		q := d.qos()
-		if q > 0 && len(s.inflight) >= w {
+	for s.Connected && s.fl != nil && s.fl.queue.n > 0 {
+		qu := &s.fl.queue
+		q := qu.front().qos()
+		if q > 0 && len(s.fl.inflight) >= w {
 			return
 		}
-		dd := s.queue.popFront()
-		if s.queue.n == 0 {
-			s.queue = nil
-		}
+		dd := qu.popFront()
 		if dd.Msg.Expired(now) {
 			st.Expired++
 			continue
 		}
 		s.send(dd, q, now, o, st)
 	}
-}
-
-// q returns the queue, allocating it on first use.
-func (s *State) q() *queue {
-	if s.queue == nil {
-		s.queue = &queue{}
-	}
-	return s.queue
 }
 
 // Resend re-sends, on a live MQTT 3.1/3.1.1 connection, every outbound
@@ -225,8 +219,8 @@ func (s *State) Resend(now, interval int64, o *Out, st *SendStats) (next int64) 
 	if !s.Connected || interval <= 0 || s.version() == mqttcodec.V5 {
 		return 0
 	}
-	for i := range s.inflight {
-		e := &s.inflight[i]
+	for i := range s.out() {
+		e := &s.fl.inflight[i]
 		if due := e.sentAt + interval; due > now {
 			if next == 0 || due < next {
 				next = due

@@ -31,6 +31,9 @@ func (q *queue) popFront() Delivery {
 	q.bytes -= d.Msg.Size
 	if q.n == 0 {
 		q.items, q.head = q.items[:0], 0
+		if cap(q.items) > 64 {
+			q.items = nil // a drained offline backlog: do not keep its array
+		}
 	}
 	return d
 }

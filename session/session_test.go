@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"testing"
+	"unsafe"
 
 	"edgegw/mqttcodec"
 )
@@ -96,7 +97,7 @@ func TestParseConnect(t *testing.T) {
 				t.Fatalf("%+v", p)
 			}
 		}},
-		{name: "MQTT-3.3.2-4 will payload format checked", p: func() mqttcodec.Connect {
+		{name: "3.1.3.2.3 will payload format checked", p: func() mqttcodec.Connect {
 			c := mqttcodec.Connect{Version: 5, ClientID: []byte("x"), WillFlag: true, WillTopic: []byte("w"), WillPayload: []byte{0xff}}
 			c.WillProps.PayloadFormat = 1
 			c.WillProps.Set(mqttcodec.PropPayloadFormat)
@@ -327,5 +328,61 @@ func TestResendInterval(t *testing.T) {
 	v5.Deliver(Delivery{Msg: msg(1, "a"), QoS: 1}, 0, newOut(), &st)
 	if next := v5.Resend(100, 10, newOut(), &st); next != 0 {
 		t.Fatal("v5 resent outside session resume [MQTT-4.4.0-1]")
+	}
+}
+
+// TestNewMessageOneAllocation: the message copy is one allocation up to the
+// largest inline buffer (two above it), and every size round-trips.
+func TestNewMessageOneAllocation(t *testing.T) {
+	for _, n := range []int{0, 1, len(inlineS{}.b) - 1, len(inlineS{}.b), len(inlineM{}.b) - 1, len(inlineL{}.b) - 1, len(inlineL{}.b), 5000} {
+		payload := bytes.Repeat([]byte{'p'}, n)
+		p := mqttcodec.Publish{QoS: 1, Topic: []byte("t"), Payload: payload}
+		m := NewMessage(&p, p.Topic, 0)
+		if string(m.Topic) != "t" || !bytes.Equal(m.Payload, payload) || m.Size != n+1 || m.QoS != 1 {
+			t.Fatalf("size %d: bad copy", n)
+		}
+		want := 1.0
+		if n+1 > len(inlineL{}.b) {
+			want = 2
+		}
+		if a := testing.AllocsPerRun(20, func() { _ = NewMessage(&p, p.Topic, 0) }); a != want {
+			t.Fatalf("size %d: %v allocations, want %v", n, a, want)
+		}
+	}
+}
+
+// TestResumeDropsTooLarge: an unacknowledged message larger than the new
+// connection's Maximum Packet Size is dropped and counted on resume instead
+// of holding an inflight slot that can never be freed [MQTT-3.1.2-25].
+func TestResumeDropsTooLarge(t *testing.T) {
+	pr := Params{Version: 5, ClientID: "c", RecvMax: 10}
+	s := New(&pr, &testLim)
+	s.Attach(&pr, 0, newOut())
+	var st SendStats
+	s.Deliver(Delivery{Msg: msg(1, "a payload longer than twenty bytes"), QoS: 1}, 0, newOut(), &st)
+	s.Deliver(Delivery{Msg: msg(1, "short"), QoS: 1}, 0, newOut(), &st)
+	if s.Inflight() != 2 {
+		t.Fatalf("inflight %d", s.Inflight())
+	}
+	s.Detach()
+	pr.MaxPacket = 20
+	o := newOut()
+	got := s.Attach(&pr, 0, o)
+	if got.TooLarge != 1 || s.Inflight() != 1 || len(packets(t, o)) != 1 {
+		t.Fatalf("resume: %+v, inflight %d", got, s.Inflight())
+	}
+}
+
+// TestIdleStateSize: a State exists for every idle client; its flows are
+// allocated only when used. 80 bytes is the malloc size class it fits.
+func TestIdleStateSize(t *testing.T) {
+	if n := unsafe.Sizeof(State{}); n > 80 {
+		t.Fatalf("State is %d bytes, budget 80", n)
+	}
+	s := connected(t, 4, 10)
+	var st SendStats
+	s.Deliver(Delivery{Msg: msg(0, "x"), QoS: 0}, 0, newOut(), &st)
+	if s.fl != nil {
+		t.Fatal("a QoS 0 delivery allocated the session's flows")
 	}
 }

@@ -7,22 +7,49 @@ import (
 // State is one client's session. Loop-only: owned by one event loop at a
 // time; no locks.
 //
-// The struct is kept small (it exists for every idle client): rarely used
-// parts (topic aliases, the queue) are allocated on first use.
+// The struct is kept small (it exists for every idle client, 80 bytes):
+// everything a session needs only once it carries QoS 1/2 messages, topic
+// aliases or queued messages lives in flows, allocated on first use.
 type State struct {
-	Params Params // of the current (or last) connection
-	lim    *Limits
-
-	// inbound
-	inQoS2  map[uint16]bool // QoS 2 packet IDs awaiting PUBREL; true once PUBREC was sent
-	aliases *[][]byte       // inbound topic alias -> topic (copied); nil until the first alias
-	inQuota int32           // inbound QoS 1/2 PUBLISH not yet acknowledged (PUBACK/PUBCOMP unsent)
-
-	// outbound
+	Params    Params // of the current (or last) connection
+	lim       *Limits
+	fl        *flows // nil until first needed (see f)
+	inQuota   int32  // inbound QoS 1/2 PUBLISH not yet acknowledged (PUBACK/PUBCOMP unsent)
 	nextID    uint16
 	Connected bool
-	inflight  []outEntry // in send order
-	queue     *queue     // waiting for the inflight window (online) or the client (offline); nil when empty
+}
+
+// flows is the part of a State that idle sessions do not need. Once
+// allocated it stays (its slices' capacity is reused) until Reset.
+type flows struct {
+	inQoS2   map[uint16]bool // QoS 2 packet IDs awaiting PUBREL; true once PUBREC was sent
+	aliases  [][]byte        // inbound topic alias -> topic (copied); nil until the first alias
+	inflight []outEntry      // outbound QoS 1/2 in send order
+	queue    queue           // waiting for the inflight window (online) or the client (offline)
+}
+
+// f returns s's flows, allocating them.
+func (s *State) f() *flows {
+	if s.fl == nil {
+		s.fl = &flows{}
+	}
+	return s.fl
+}
+
+// qos2 returns the inbound QoS 2 packet IDs (nil map when none).
+func (s *State) qos2() map[uint16]bool {
+	if s.fl == nil {
+		return nil
+	}
+	return s.fl.inQoS2
+}
+
+// out returns the outbound inflight window (nil when none).
+func (s *State) out() []outEntry {
+	if s.fl == nil {
+		return nil
+	}
+	return s.fl.inflight
 }
 
 // ClientID returns the session's client identifier.
@@ -44,24 +71,33 @@ func New(pr *Params, lim *Limits) *State {
 func (s *State) Attach(pr *Params, now int64, o *Out) (st SendStats) {
 	s.Params = *pr
 	s.Connected = true
-	s.aliases = nil // topic aliases live per connection [MQTT-3.3.2-7]
-	s.inQuota = int32(len(s.inQoS2))
-	for id := range s.inQoS2 {
-		// The PUBREC may have been withheld on the old connection; the
-		// message is held, so a resent PUBLISH gets its PUBREC now.
-		s.inQoS2[id] = true
-	}
-	for i := range s.inflight {
-		e := &s.inflight[i]
-		if e.state == waitComp {
+	s.inQuota = 0
+	if f := s.fl; f != nil {
+		f.aliases = nil // topic aliases live per connection [MQTT-3.3.2-7]
+		s.inQuota = int32(len(f.inQoS2))
+		for id := range f.inQoS2 {
+			// The PUBREC may have been withheld on the old connection; the
+			// message is held, so a resent PUBLISH gets its PUBREC now.
+			f.inQoS2[id] = true
+		}
+		k := 0
+		for i := range f.inflight {
+			e := f.inflight[i]
 			e.sentAt = now
-			s.appendAck(o, mqttcodec.PUBREL, e.id, mqttcodec.Success)
-			continue
+			if e.state == waitComp {
+				s.appendAck(o, mqttcodec.PUBREL, e.id, mqttcodec.Success)
+			} else if !s.writePublish(o, &e.d, e.qos, e.id, true, now) {
+				// Larger than the new connection's Maximum Packet Size: it
+				// can never be sent, so it is dropped, not kept in the
+				// window for ever [MQTT-3.1.2-25].
+				st.TooLarge++
+				continue
+			}
+			f.inflight[k] = e
+			k++
 		}
-		e.sentAt = now
-		if !s.writePublish(o, &e.d, e.qos, e.id, true, now) {
-			st.TooLarge++
-		}
+		clear(f.inflight[k:])
+		f.inflight = f.inflight[:k]
 	}
 	s.drainQueue(now, o, &st)
 	return st
@@ -71,11 +107,11 @@ func (s *State) Attach(pr *Params, now int64, o *Out) (st SendStats) {
 // is trimmed to its bounds; trimmed messages are counted in the result.
 func (s *State) Detach() (dropped int) {
 	s.Connected = false
-	s.aliases = nil
-	if s.queue == nil {
+	if s.fl == nil {
 		return 0
 	}
-	return s.queue.trim(s.lim)
+	s.fl.aliases = nil
+	return s.fl.queue.trim(s.lim)
 }
 
 // Reset discards all session state (clean start) but keeps ClientID.
@@ -85,14 +121,14 @@ func (s *State) Reset() {
 
 // Inflight returns the number of outbound QoS 1/2 messages awaiting
 // acknowledgement.
-func (s *State) Inflight() int { return len(s.inflight) }
+func (s *State) Inflight() int { return len(s.out()) }
 
 // Queued returns the number and bytes of queued (not yet sent) messages.
 func (s *State) Queued() (n, bytes int) {
-	if s.queue == nil {
+	if s.fl == nil {
 		return 0, 0
 	}
-	return s.queue.n, s.queue.bytes
+	return s.fl.queue.n, s.fl.queue.bytes
 }
 
 // InQuota returns the number of inbound QoS 1/2 messages not yet
