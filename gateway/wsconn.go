@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
+	"syscall"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -16,20 +18,98 @@ type wsConn struct {
 	hs       ws.Handshake
 	rd       ws.Reader
 	upgraded bool
-	in       []byte // unmasked MQTT byte stream not yet framed (copied once from the frames)
-	ctrl     []byte // pong / close frames to send
+	// closeSent: our close frame (or the echo of the client's) is written;
+	// no data frame may follow it (RFC 6455 5.5.1).
+	closeSent bool
+	in        []byte // unmasked MQTT byte stream not yet framed (copied once from the frames)
+	ctrl      []byte // pong / close frames to send
+	// code and why override the close frame's status and reason when the
+	// WebSocket layer itself failed (ws.Reader's *CloseError); 0 = derived
+	// from conn.reason by wsCloseCode.
+	code ws.CloseCode
+	why  string
 }
 
 var errNotUpgrade = errors.New("gateway: WebSocket listener got something other than an HTTP GET")
 
+// wsCloseCode is the WebSocket close status (RFC 6455 7.4.1) that goes with
+// a close cause: 1001 when the server goes away, 1002 for protocol
+// violations, 1009 for a packet over the limit, 1008 for policy limits, and
+// 1000 when MQTT itself ended the connection in order (DISCONNECT, keep alive,
+// takeover, refused CONNECT: the MQTT packet before it says why).
+func wsCloseCode(r closeReason) ws.CloseCode {
+	switch r {
+	case closeShutdown:
+		return ws.CloseGoingAway
+	case closeProtocol, closeMalformed, closeReceiveMax, closeOtherViolation:
+		return ws.CloseProtocolError
+	case closeTooLarge:
+		return ws.CloseTooBig
+	case closeConnectTimeout, closeSlowConsumer, closeInboundOverflow, closeConnLimit:
+		return ws.ClosePolicyViolation
+	}
+	return ws.CloseNormal
+}
+
+// wsClose sends c's WebSocket close frame once c is closing from the
+// server side. When MQTT bytes are pending for this wake (the v5 DISCONNECT,
+// a refused CONNACK) the frame is left to wsFrame, which writes it behind
+// them; otherwise it is written now, before gnet's asynchronous Close runs.
+// Loop-only; a no-op for TCP, before the upgrade, and after the first call.
+func (c *conn) wsClose() {
+	w := c.l.ws[c]
+	if w == nil || !w.upgraded || w.closeSent || c.closed {
+		return
+	}
+	if c.pending() > 0 {
+		c.markDirty()
+		return
+	}
+	w.closeSent = true
+	l := c.l
+	start := len(l.arena)
+	l.arena = w.appendClose(l.arena, c.reason)
+	_, _ = c.gc.Write(l.arena[start:])
+	c.wsShutdown()
+}
+
+// wsShutdown sends FIN right behind the close frame (shutdown SHUT_WR) when
+// gnet holds nothing back. gnet closes the socket a little later, from its
+// queue; by then the client's close echo may sit unread in the socket, and a
+// close with unread data sends RST instead of FIN, which browsers report as
+// an unclean close (CloseEvent.wasClean false) although the close frame
+// arrived. With the FIN already sent, the client sees the orderly end first.
+// The RFC's order holds: the server ends TCP first (RFC 6455 7.1.1).
+func (c *conn) wsShutdown() {
+	if c.closed || c.gc.OutboundBuffered() > 0 {
+		return // a write failed and closed c, or gnet flushes the rest before its close
+	}
+	_ = syscall.Shutdown(c.gc.Fd(), syscall.SHUT_WR)
+}
+
+// appendClose appends the close frame for cause r.
+func (w *wsConn) appendClose(dst []byte, r closeReason) []byte {
+	if w.code != 0 {
+		return ws.AppendClose(dst, w.code, w.why)
+	}
+	return ws.AppendClose(dst, wsCloseCode(r), closeLabels[r])
+}
+
 // readWS is read for a WebSocket connection: the upgrade, then frames
 // unmasked into w.in, then MQTT packets framed from w.in exactly as on TCP.
+// Every close decided while reading ends with a WebSocket close frame after
+// the last MQTT packet (wsClose).
 func (c *conn) readWS() gnet.Action {
 	gc, l := c.gc, c.l
 	w := l.ws[c]
 	if w == nil {
 		return gnet.Close
 	}
+	defer func() {
+		if c.state == stClosing {
+			c.wsClose()
+		}
+	}()
 	if !w.upgraded {
 		buf, _ := gc.Peek(-1)
 		if k := min(len(buf), 4); string(buf[:k]) != "GET "[:k] {
@@ -55,15 +135,32 @@ func (c *conn) readWS() gnet.Action {
 		w.in, w.ctrl = in, ctrl
 		_, _ = gc.Discard(n)
 		l.st.bytesIn += uint64(n)
+		var cerr *ws.CloseError
+		switch {
+		case err == nil:
+		case err == ws.ErrPeerClosed:
+			w.closeSent = true // ctrl ends with the echo of the client's close
+		case errors.As(err, &cerr):
+			// A WebSocket violation: ctrl ends with ws.Reader's close frame.
+			// Hold it back so that a v5 client gets its DISCONNECT first;
+			// wsClose sends the same code and reason after it.
+			var tmp [ws.MaxServerHeader + ws.MaxControlPayload]byte
+			if fr := ws.AppendClose(tmp[:0], cerr.Code, cerr.Msg); bytes.HasSuffix(w.ctrl, fr) {
+				w.ctrl = w.ctrl[:len(w.ctrl)-len(fr)]
+				w.code, w.why = cerr.Code, cerr.Msg
+			} else {
+				w.closeSent = true // not the frame we know: let it go out as it is
+			}
+		}
 		if len(w.ctrl) > 0 {
-			_, _ = gc.Write(w.ctrl) // pong, or the close echo
+			_, _ = gc.Write(w.ctrl) // pongs, and the close echo
 		}
 		if err != nil {
-			reason := closeProtocol
 			if err == ws.ErrPeerClosed {
-				reason = closeNetwork // a WebSocket close without DISCONNECT: the will is published
+				c.kick(0, closeNetwork, err) // a WebSocket close without DISCONNECT: the will is published
+			} else {
+				c.kick(mqttcodec.ProtocolError, closeProtocol, err)
 			}
-			c.kick(0, reason, err)
 			return gnet.None
 		}
 	}
@@ -112,13 +209,36 @@ func (c *conn) readWS() gnet.Action {
 }
 
 // wsFrame prefixes o's pending bytes with one binary frame header: the MQTT
-// packets of a wake travel in one WebSocket frame [MQTT-6.0.0-2].
+// packets of a wake travel in one WebSocket frame [MQTT-6.0.0-2]. When c is
+// closing, wsFrame writes them itself with the close frame behind them (the
+// v5 DISCONNECT, then the close, RFC 6455 7.1.2) and FIN, and returns nil;
+// after the close frame nothing more is sent (RFC 6455 5.5.1), so later
+// calls return nil too.
 func (c *conn) wsFrame(iov [][]byte, total int) [][]byte {
 	l := c.l
+	w := l.ws[c]
+	if w != nil && w.closeSent {
+		return nil
+	}
 	start := len(l.arena)
 	l.arena = ws.AppendFrameHeader(l.arena, total)
-	hdr := l.arena[start:len(l.arena):len(l.arena)]
+	end := len(l.arena)
+	hdr := l.arena[start:end:end]
 	l.wsIov = append(l.wsIov[:0], hdr)
 	l.wsIov = append(l.wsIov, iov...)
+	if c.state == stClosing && w != nil && w.upgraded {
+		// The last frames: written here, so that FIN can follow them at once
+		// (wsShutdown); flush finds nothing left to write.
+		w.closeSent = true
+		l.arena = w.appendClose(l.arena, c.reason)
+		l.wsIov = append(l.wsIov, l.arena[end:len(l.arena):len(l.arena)])
+		for iov := l.wsIov; len(iov) > 0 && !c.closed; {
+			k := min(len(iov), 1024)
+			_, _ = c.gc.Writev(iov[:k])
+			iov = iov[k:]
+		}
+		c.wsShutdown()
+		return nil
+	}
 	return l.wsIov
 }
