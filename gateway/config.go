@@ -63,6 +63,7 @@ type EngineConfig struct {
 	InboxSize         int      `toml:"inbox_size"`           // bounded cross-loop inbox per loop, in messages
 	ReadBufferSize    int      `toml:"read_buffer_size"`     // gnet read buffer per loop, bytes
 	TickInterval      Duration `toml:"tick_interval"`        // timer wheel resolution (keepalive, retry, expiry)
+	GCPercent         int      `toml:"gc_percent"`           // Go GC percent (GOGC) for the process: 0 = leave the runtime's, -1 = off
 }
 
 // LimitsConfig bounds what one client may cost.
@@ -185,6 +186,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Engine.ReadBufferSize < 4096 {
 		bad("engine.read_buffer_size", "must be >= 4096 bytes, got %d", c.Engine.ReadBufferSize)
+	}
+	if c.Engine.GCPercent < -1 {
+		bad("engine.gc_percent", "must be -1 (off), 0 (runtime default) or a percentage > 0, got %d", c.Engine.GCPercent)
 	}
 	if c.Engine.TickInterval.D() < time.Millisecond || c.Engine.TickInterval.D() > time.Second {
 		bad("engine.tick_interval", "must be between 1ms and 1s, got %s", c.Engine.TickInterval.D())

@@ -51,7 +51,14 @@ func (c *conn) onConnect(frame []byte) {
 	c.version = pr.Version
 	c.keepAlive = pr.KeepAlive
 	c.wheelAt = 0 // it held the open time; from now on it is the wheel's
-	l.claim(&takeoverReq{c: c, l: l, pr: pr})
+	// The request lives in the loop's scratch: a new session is attached
+	// before claim returns, so the common CONNECT leaves no garbage behind
+	// (a connect storm would otherwise grow the heap by the request's size
+	// per client until the next GC). claim copies it to the heap when it
+	// has to wait for another loop.
+	l.req = takeoverReq{c: c, l: l, pr: pr}
+	l.claim(&l.req)
+	l.req = takeoverReq{}
 }
 
 var errNotConnect = &mqttcodec.Error{Code: mqttcodec.ProtocolError, Msg: "gateway: first packet is not CONNECT [MQTT-3.1.0-1]"}
@@ -65,11 +72,13 @@ func (c *conn) refuse(v mqttcodec.Version, rc mqttcodec.ReasonCode, err error) {
 	c.state = stClosing
 	c.reason = closeRefused
 	c.logClose(closeRefused, rc, err)
-	_ = c.gc.Close()
+	c.closeSocket()
 }
 
 // claim looks the client ID up in the registry: a new session is attached
-// at once; an existing one is claimed from its owner loop.
+// at once; an existing one is claimed from its owner loop. req may be the
+// loop's scratch (l.req): it is used only before claim returns, and copied
+// to the heap when the claim has to wait.
 func (l *loop) claim(req *takeoverReq) {
 	rec, created := l.g.reg.acquire(req.pr.ClientID, l)
 	req.rec = rec
@@ -78,6 +87,11 @@ func (l *loop) claim(req *takeoverReq) {
 		req.st = session.New(&req.pr, &l.g.lim)
 		l.attach(req)
 		return
+	}
+	if req == &l.req {
+		h := new(takeoverReq)
+		*h = *req
+		req = h
 	}
 	req.c.state = stWaiting
 	if owner := rec.owner(l.g); owner == l {

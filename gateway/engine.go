@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -168,6 +170,7 @@ func (g *Gateway) Start() error {
 		g.httpSrv = hs
 		g.setAddr("http", hs.addr)
 	}
+	g.applyGCPercent()
 	loops := g.cfg.Engine.Loops
 	if loops == 0 {
 		loops = runtime.GOMAXPROCS(0)
@@ -198,6 +201,21 @@ func (g *Gateway) Start() error {
 			g.tls.close()
 		}
 		return fmt.Errorf("cannot open listener %q: %w", g.cfg.Listeners.TCP, err)
+	}
+}
+
+// applyGCPercent sets the process's GC percent from engine.gc_percent (0:
+// leave it). It is process-wide: the last gateway started wins.
+func (g *Gateway) applyGCPercent() {
+	p := g.cfg.Engine.GCPercent
+	if p == 0 {
+		return
+	}
+	prev := debug.SetGCPercent(p)
+	g.log.Info("garbage collector", "gc_percent", p, "was", prev)
+	if p < 0 && debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		g.log.Warn("engine.gc_percent = -1 without GOMEMLIMIT: the heap grows without bound",
+			"hint", "set GOMEMLIMIT or a gc_percent > 0")
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -17,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // Benchmarks run an in-process gateway over loopback. Clients are raw
@@ -91,6 +95,9 @@ func BenchmarkIdleConnections(b *testing.B) {
 	}
 	delta := int64(after.HeapInuse+after.StackInuse) - int64(before.HeapInuse+before.StackInuse)
 	b.ReportMetric(float64(delta)/n, "B/conn")
+	// Bytes allocated per connection, kept or not: what is not kept is
+	// garbage that grows the RSS during a connect storm until a GC runs.
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "alloc-B/conn")
 	b.ReportMetric(float64(cpu)/1e3/n, "gw-cpu-us/connect")
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "connects/s")
 }
@@ -379,4 +386,170 @@ func droppedTotal(g *Gateway) int64 {
 		n += int64(c.Get())
 	}
 	return n
+}
+
+// fakeGnetConn is the part of gnet.Conn that the read and CONNECT paths
+// touch, for tests that drive a loop without sockets: in is the inbound
+// buffer, closes counts Close calls. Methods not listed here panic through
+// the nil embedded interface.
+type fakeGnetConn struct {
+	gnet.Conn
+	addr   net.Addr
+	in     []byte
+	ctx    any
+	closes int
+}
+
+func (f *fakeGnetConn) InboundBuffered() int            { return len(f.in) }
+func (f *fakeGnetConn) Writev(bs [][]byte) (int, error) { return 0, nil }
+func (f *fakeGnetConn) RemoteAddr() net.Addr            { return f.addr }
+func (f *fakeGnetConn) Wake(gnet.AsyncCallback) error   { return nil }
+func (f *fakeGnetConn) OutboundBuffered() int           { return 0 }
+func (f *fakeGnetConn) Close() error                    { f.closes++; return nil }
+func (f *fakeGnetConn) Context() any                    { return f.ctx }
+func (f *fakeGnetConn) SetContext(ctx any)              { f.ctx = ctx }
+
+func (f *fakeGnetConn) Peek(n int) ([]byte, error) {
+	if n < 0 || n > len(f.in) {
+		n = len(f.in)
+	}
+	return f.in[:n], nil
+}
+
+func (f *fakeGnetConn) Discard(n int) (int, error) {
+	if n < 0 || n > len(f.in) {
+		n = len(f.in)
+	}
+	f.in = f.in[n:]
+	return n, nil
+}
+
+// TestConnectGarbage checks what a CONNECT that creates a new session
+// allocates: only what the session keeps (client ID, session record and
+// state). A connect storm of N clients otherwise leaves N x the garbage on
+// a heap that no GC cycle collects before the storm ends, and the process
+// RSS (what `edgegw bench --pid` measures) grows by it: the takeoverReq of
+// each CONNECT was 96 bytes of such garbage.
+func TestConnectGarbage(t *testing.T) {
+	g, err := New(func() Config {
+		c := Default()
+		c.Listeners.TCP, c.Listeners.WS, c.HTTP.Addr = "127.0.0.1:0", "", ""
+		return c
+	}(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLoop(g, nil, 0)
+	const n = 2000
+	frames := make([][]byte, n)
+	conns := make([]*conn, n)
+	fgc := &fakeGnetConn{addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}}
+	for i := range frames {
+		frames[i] = connectPacket(4, fmt.Sprintf("garbage-%06d", i), 0, true)
+		conns[i] = &conn{gc: fgc, l: l}
+	}
+	// Warm up the loop's pools, the registry's table and the wheel.
+	for i := 0; i < n/2; i++ {
+		l.begin()
+		conns[i].onConnect(frames[i])
+		l.end()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := n / 2; i < n; i++ {
+		l.begin()
+		conns[i].onConnect(frames[i])
+		l.end()
+	}
+	runtime.ReadMemStats(&after)
+	for _, c := range conns {
+		if c.state != stConnected {
+			t.Fatalf("connection in state %d, want connected", c.state)
+		}
+	}
+	if l.req != (takeoverReq{}) {
+		t.Fatal("the loop's scratch request still references a connection")
+	}
+	perConnect := float64(after.Mallocs-before.Mallocs) / (n / 2)
+	t.Logf("%.2f allocations per CONNECT", perConnect)
+	// The session record, the session state and the client ID string, plus
+	// amortised growth of the registry table.
+	if perConnect > 3.5 {
+		t.Errorf("%.2f allocations per new-session CONNECT, want <= 3.5 (what the session keeps)", perConnect)
+	}
+}
+
+// TestLogCloseAllocs checks that logging an ordinary close allocates once
+// (the address text), so a disconnect storm does not grow the heap.
+func TestLogCloseAllocs(t *testing.T) {
+	var sb strings.Builder
+	lg := slog.New(slog.NewTextHandler(&sb, nil))
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 54321}
+	logClose(lg, "client-1", addr, closeNetwork, 0, nil)
+	if !strings.Contains(sb.String(), "client_id=client-1 addr=127.0.0.1:54321 reason=network") {
+		t.Fatalf("log line %q", sb.String())
+	}
+	lg = slog.New(slog.NewTextHandler(io.Discard, nil))
+	want := 1.0
+	if raceEnabled() {
+		// With -race, sync.Pool drops a random quarter of what is put back,
+		// so slog's pooled record buffer is sometimes allocated afresh.
+		want = 3
+	}
+	if a := testing.AllocsPerRun(100, func() { logClose(lg, "client-1", addr, closeNetwork, 0, nil) }); a > want {
+		t.Errorf("logClose allocates %v times, want <= %v", a, want)
+	}
+	for _, c := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{nil, ""},
+		{(*net.TCPAddr)(nil), ""},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 1883}, "[::1]:1883"},
+		{&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 1883, Zone: "eth0"}, "[fe80::1%eth0]:1883"},
+		{&net.UnixAddr{Name: "/tmp/s", Net: "unix"}, "/tmp/s"},
+	} {
+		if got := addrText(c.addr); got != c.want {
+			t.Errorf("addrText(%v) = %q, want %q", c.addr, got, c.want)
+		}
+	}
+}
+
+// raceEnabled reports whether the test binary was built with -race.
+func raceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestGCPercent checks engine.gc_percent: validated, and applied to the
+// process when the gateway starts (0 leaves the runtime's setting).
+func TestGCPercent(t *testing.T) {
+	for _, c := range []struct {
+		v  int
+		ok bool
+	}{{-2, false}, {-1, true}, {0, true}, {25, true}, {400, true}} {
+		cfg := Default()
+		cfg.Engine.GCPercent = c.v
+		if err := cfg.Validate(); (err == nil) != c.ok {
+			t.Errorf("engine.gc_percent = %d: Validate() = %v, want ok=%v", c.v, err, c.ok)
+		}
+	}
+	orig := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(orig)
+	newTestGateway(t, func(c *Config) { c.Engine.GCPercent = 37 })
+	if got := debug.SetGCPercent(100); got != 37 {
+		t.Errorf("after Start with engine.gc_percent = 37 the GC percent is %d", got)
+	}
+	newTestGateway(t, nil) // 0: leaves it
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("after Start with engine.gc_percent = 0 the GC percent is %d, want it left at 100", got)
+	}
 }

@@ -40,7 +40,7 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		// Refused before any state exists: OnClose sees no context, so the
 		// close is counted and logged here.
 		l.st.closed[refuse]++
-		logClose(g.log, "", gc, refuse, 0, nil)
+		logClose(g.log, "", gc.RemoteAddr(), refuse, 0, nil)
 		return nil, gnet.Close
 	}
 	l.begin()

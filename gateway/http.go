@@ -3,7 +3,10 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"syscall"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 )
 
 // httpServer serves /metrics (VictoriaMetrics text format) and /healthz.
@@ -21,6 +24,13 @@ func (g *Gateway) startHTTP(addr string) (*httpServer, error) {
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		g.m.set.WritePrometheus(w)
+		// The open-file limit caps connections; it is read per scrape because an
+		// operator may raise it with prlimit while we run. (Not WriteFDMetrics:
+		// counting /proc/self/fd is O(connections) per scrape.)
+		var lim syscall.Rlimit
+		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
+			metrics.WriteGaugeUint64(w, "process_max_fds", lim.Cur)
+		}
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if g.draining.Load() {

@@ -28,6 +28,7 @@ type loop struct {
 	matches []router.Delivery
 	scratch session.Scratch
 	connect mqttcodec.Connect
+	req     takeoverReq // scratch for a CONNECT that creates its session (see onConnect)
 	reasons []byte
 	wheel   wheel
 	conns   []*conn       // every open connection, for drain (index in conn.slot)

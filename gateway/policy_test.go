@@ -36,15 +36,22 @@ func TestSlowConsumerDisconnect(t *testing.T) {
 		t.Fatal("drop not counted")
 	}
 	pub.pub(t, "other", 1, "still fine") // the publisher keeps its connection
-	// the subscriber eventually reads DISCONNECT 0x97 after the data it had buffered
+	// The subscriber's socket is closed. The DISCONNECT 0x97 is queued behind
+	// the data the subscriber never read, so it arrives only when that data
+	// fitted in the socket buffers at close time: best effort, as it must be for
+	// a peer that does not read. When it arrives it must say 0x97; the close
+	// itself is certain and counted (above).
 	for {
 		h, body, err := rc.readPacket(5 * time.Second)
 		if err != nil {
-			t.Fatalf("no DISCONNECT 0x97 before close: %v", err)
+			if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+				t.Fatalf("slow consumer's socket still open: %v", err)
+			}
+			break // closed (EOF or reset) without the DISCONNECT reaching us
 		}
 		if h == 0xE0 {
 			if body[0] != 0x97 {
-				t.Fatalf("DISCONNECT 0x%x", body[0])
+				t.Fatalf("DISCONNECT 0x%x, want 0x97", body[0])
 			}
 			break
 		}

@@ -110,4 +110,10 @@ func TestMetricsEndpoint(t *testing.T) {
 			metric(t, g, "edgegw_bytes_received_total") > 0 && metric(t, g, "edgegw_bytes_sent_total") > 0 &&
 			metric(t, g, "edgegw_router_subscriptions") == 1
 	})
+	// The open-file limit that caps connections.
+	for _, name := range []string{"process_max_fds"} {
+		if metric(t, g, name) <= 0 {
+			t.Errorf("/metrics: %s missing or zero", name)
+		}
+	}
 }
