@@ -29,23 +29,9 @@ func DecodeSubscribe(frame []byte, v Version, p *Subscribe) error {
 		return err
 	}
 	p.Filters = p.Filters[:0]
-	if len(b) < 2 {
-		return ErrTruncated
-	}
-	p.PacketID = uint16(b[0])<<8 | uint16(b[1])
-	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1])
-	}
-	i := 2
-	switch v {
-	case V5:
-		if i, err = decodeProps(b, i, &p.Props, propsSubscribe); err != nil {
-			return err
-		}
-	case V311, V31:
-		p.Props.reset()
-	default:
-		return ErrUnknownVersion
+	var i int
+	if p.PacketID, i, err = idAndProps(b, v, &p.Props, propsSubscribe); err != nil {
+		return err
 	}
 	if i == len(b) {
 		return ErrNoFilters // [MQTT-3.8.3-2] "a Protocol Error" (3.1.1: [MQTT-3.8.3-3])
@@ -140,23 +126,9 @@ func DecodeUnsubscribe(frame []byte, v Version, p *Unsubscribe) error {
 		return err
 	}
 	p.Filters = p.Filters[:0]
-	if len(b) < 2 {
-		return ErrTruncated
-	}
-	p.PacketID = uint16(b[0])<<8 | uint16(b[1])
-	if p.PacketID == 0 {
-		return ErrPacketIDZero // [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1])
-	}
-	i := 2
-	switch v {
-	case V5:
-		if i, err = decodeProps(b, i, &p.Props, propsUnsubscribe); err != nil {
-			return err
-		}
-	case V311, V31:
-		p.Props.reset()
-	default:
-		return ErrUnknownVersion
+	var i int
+	if p.PacketID, i, err = idAndProps(b, v, &p.Props, propsUnsubscribe); err != nil {
+		return err
 	}
 	if i == len(b) {
 		return ErrNoFilters // [MQTT-3.10.3-2] "a Protocol Error" (same ID in 3.1.1)
@@ -288,4 +260,27 @@ func appendSuback(dst []byte, v Version, p *Suback, t PacketType) []byte {
 		dst = appendProps(dst, &p.Props, pb)
 	}
 	return append(dst, p.Reasons...)
+}
+
+// idAndProps decodes the variable header SUBSCRIBE and UNSUBSCRIBE share: a
+// non-zero packet identifier, then (v5) properties from the allowed set. It
+// returns the identifier and the offset of the payload in b.
+func idAndProps(b []byte, v Version, props *Properties, allowed propSet) (uint16, int, error) {
+	if len(b) < 2 {
+		return 0, 0, ErrTruncated
+	}
+	id := uint16(b[0])<<8 | uint16(b[1])
+	if id == 0 {
+		return 0, 0, ErrPacketIDZero // [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1])
+	}
+	switch v {
+	case V5:
+		i, err := decodeProps(b, 2, props, allowed)
+		return id, i, err
+	case V311, V31:
+		props.reset()
+		return id, 2, nil
+	default:
+		return 0, 0, ErrUnknownVersion
+	}
 }
