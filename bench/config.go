@@ -87,7 +87,10 @@ type CapacityConfig struct {
 // checks every field. TOML keys equal the flag names with '-' replaced by '_'.
 type Config struct {
 	Broker         string   `toml:"broker"`          // host:port of the MQTT broker
-	Transport      string   `toml:"transport"`       // "tcp" or "ws" (MQTT over WebSocket)
+	Transport      string   `toml:"transport"`       // "tcp", "ws" (MQTT over WebSocket), "tls" or "wss" (the same over TLS)
+	TLSCA          string   `toml:"tls_ca"`          // tls/wss: PEM file of the CA to trust (default: system roots)
+	TLSInsecure    bool     `toml:"tls_insecure"`    // tls/wss: skip certificate verification
+	TLSServerName  string   `toml:"tls_server_name"` // tls/wss: name to verify and send as SNI (default: broker host)
 	WSPath         string   `toml:"ws_path"`         // WebSocket upgrade path
 	Scenario       string   `toml:"scenario"`        // conn, fanin, fanout, p2p, shared, storm
 	MQTT           int      `toml:"mqtt"`            // protocol version: 4 (3.1.1) or 5
@@ -186,7 +189,10 @@ func (f durationFlag) Set(s string) error { return f.d.UnmarshalText([]byte(s)) 
 func bindFlags(fs *flag.FlagSet, c *Config, file *string, worker *string, ratio *string) {
 	fs.StringVar(file, "scenario-file", "", "TOML scenario file (keys as the flags, '-' -> '_'); flags given explicitly win")
 	fs.StringVar(&c.Broker, "broker", c.Broker, "MQTT broker host:port")
-	fs.StringVar(&c.Transport, "transport", c.Transport, "tcp or ws (MQTT over WebSocket)")
+	fs.StringVar(&c.Transport, "transport", c.Transport, "tcp, ws (MQTT over WebSocket), tls or wss (the same over TLS; each TLS client costs two relay goroutines and one unix socketpair, and its handshake counts in connect latency)")
+	fs.StringVar(&c.TLSCA, "tls-ca", c.TLSCA, "tls/wss: PEM file of the CA to trust (default: system roots)")
+	fs.BoolVar(&c.TLSInsecure, "tls-insecure", c.TLSInsecure, "tls/wss: skip certificate verification")
+	fs.StringVar(&c.TLSServerName, "tls-server-name", c.TLSServerName, "tls/wss: server name to verify and send as SNI (default: the broker's host)")
 	fs.StringVar(&c.WSPath, "ws-path", c.WSPath, "WebSocket upgrade path")
 	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "one of "+strings.Join(scenarios, ", "))
 	fs.IntVar(&c.MQTT, "mqtt", c.MQTT, "MQTT protocol version: 4 (3.1.1) or 5")
@@ -323,8 +329,18 @@ func (c *Config) Validate() error {
 	if c.Broker == "" || !strings.Contains(c.Broker, ":") {
 		return bad("broker", "want host:port, got %q", c.Broker)
 	}
-	if c.Transport != "tcp" && c.Transport != "ws" {
-		return bad("transport", "want tcp or ws, got %q", c.Transport)
+	switch c.Transport {
+	case "tcp", "ws", "tls", "wss":
+	default:
+		return bad("transport", "want tcp, ws, tls or wss, got %q", c.Transport)
+	}
+	if !isTLS(c.Transport) && (c.TLSCA != "" || c.TLSInsecure || c.TLSServerName != "") {
+		return bad("transport", "--tls-ca, --tls-insecure and --tls-server-name need --transport tls or wss, got %q", c.Transport)
+	}
+	if isTLS(c.Transport) {
+		if _, err := tlsClientConfig(c); err != nil {
+			return err
+		}
 	}
 	if !strings.HasPrefix(c.WSPath, "/") {
 		return bad("ws-path", "must start with '/', got %q", c.WSPath)

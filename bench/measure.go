@@ -26,15 +26,19 @@ func (r *runner) snapshot() (t totals, lat, clat Hist) {
 // parent decides from everybody's counts when the run has drained); it gets
 // a function that snapshots this process's totals.
 func runLocal(ctx context.Context, cfg *Config, barrier func(ready int) error, drain func(snap func() totals)) (*Result, error) {
-	if err := probe(cfg.Broker, cfg.ConnectTimeout.D()); err != nil {
+	if err := probe(cfg); err != nil {
 		return nil, err
 	}
 	r, err := newRunner(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if lim := noFileLimit(); len(r.clients) > lim-64 {
-		return nil, fmt.Errorf("--clients: %d connections in one process exceed the open-file limit %d; use --procs", len(r.clients), lim)
+	fds := len(r.clients)
+	if isTLS(cfg.Transport) {
+		fds *= 3 // TCP socket + both socketpair ends
+	}
+	if lim := noFileLimit(); fds > lim-64 {
+		return nil, fmt.Errorf("--clients: %d connections (%d descriptors) in one process exceed the open-file limit %d; use --procs", len(r.clients), fds, lim)
 	}
 	if err := r.start(); err != nil {
 		return nil, err

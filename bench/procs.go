@@ -97,7 +97,7 @@ func runProcs(ctx context.Context, cfg *Config, onGo func() error) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	if err := probe(cfg.Broker, cfg.ConnectTimeout.D()); err != nil {
+	if err := probe(cfg); err != nil {
 		return nil, err
 	}
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e10, 36)

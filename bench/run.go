@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -30,11 +31,13 @@ type runner struct {
 	interval int64  // ns between two publishes of one publisher
 	hkEvery  int64  // ns between housekeeping passes (keepalive, timeouts)
 	ips      []netip.Addr
-	ws       bool      // MQTT over WebSocket
-	wsKey    wsKey     // Sec-WebSocket-Key / Accept of this run
-	wsMask   [4]byte   // masking key of this run's frames
-	wsHost   string    // Host header
-	clients  []*client // this worker's share
+	ws       bool           // MQTT over WebSocket
+	wsKey    wsKey          // Sec-WebSocket-Key / Accept of this run
+	wsMask   [4]byte        // masking key of this run's frames
+	wsHost   string         // Host header
+	tls      *tls.Config    // tls/wss: client configuration; nil for tcp/ws
+	relayWG  sync.WaitGroup // TLS relay goroutines (two per TLS client)
+	clients  []*client      // this worker's share
 
 	cli     *gnet.Client
 	loopsMu sync.Mutex
@@ -73,7 +76,14 @@ func newRunner(cfg *Config) (*runner, error) {
 		seed = time.Now().UnixNano()
 	}
 	r.rng = rand.New(rand.NewPCG(uint64(seed), uint64(cfg.worker)))
-	r.ws = cfg.Transport == "ws"
+	r.ws = cfg.Transport == "ws" || cfg.Transport == "wss"
+	if isTLS(cfg.Transport) {
+		tc, err := tlsClientConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		r.tls = tc
+	}
 	var keySeed [16]byte
 	for i := range keySeed {
 		keySeed[i] = byte(r.rng.Uint32())
@@ -284,6 +294,7 @@ func (r *runner) stop() {
 		time.Sleep(5 * time.Millisecond)
 	}
 	_ = r.cli.Stop()
+	r.relayWG.Wait() // gnet closed its ends: every relay sees EOF and ends
 }
 
 // connectedNow counts registered connections (racy read through Execute).
@@ -448,6 +459,16 @@ func (r *runner) dialOne(c *client) {
 		}
 		return
 	}
+	if r.tls != nil {
+		if nc, err = r.tlsConn(nc, c.connStart); err != nil {
+			lp0.ctr.connFail.Add(1)
+			r.fails.add(err.Error())
+			if !r.settled(c) {
+				r.redial(c)
+			}
+			return
+		}
+	}
 	if _, err := r.cli.EnrollContext(nc, c); err != nil {
 		lp0.ctr.connFail.Add(1)
 		r.fails.add("enroll")
@@ -455,6 +476,22 @@ func (r *runner) dialOne(c *client) {
 			r.redial(c)
 		}
 	}
+}
+
+// tlsConn handshakes nc and returns the socketpair end that relays to it;
+// on error nc is closed and the error is a failure-table reason.
+func (r *runner) tlsConn(nc net.Conn, start int64) (net.Conn, error) {
+	tc, err := tlsHandshake(nc, r.tls, time.Unix(0, start).Add(r.cfg.ConnectTimeout.D()))
+	if err != nil {
+		nc.Close()
+		return nil, errors.New("tls_handshake")
+	}
+	out, err := tlsBridge(tc, &r.relayWG)
+	if err != nil {
+		tc.Close()
+		return nil, errors.New("tls_socketpair")
+	}
+	return out, nil
 }
 
 // dialReason names a dial error for the failure table.
@@ -493,14 +530,29 @@ func bindNoPort(_, _ string, rc syscall.RawConn) error {
 	return nil
 }
 
-// probe checks the broker accepts TCP before any load starts, so that an
-// unreachable broker gives one clear error instead of N failures.
-func probe(broker string, timeout time.Duration) error {
+// probe checks the broker accepts TCP (and, for tls/wss, completes a TLS
+// handshake) before any load starts, so that an unreachable broker or a
+// certificate problem gives one clear error instead of N failures.
+func probe(cfg *Config) error {
+	broker, timeout := cfg.Broker, cfg.ConnectTimeout.D()
 	nc, err := net.DialTimeout("tcp", broker, timeout)
 	if err != nil {
 		return fmt.Errorf("%w %s: %v", errNoBroker, broker, err)
 	}
-	return nc.Close()
+	if !isTLS(cfg.Transport) {
+		return nc.Close()
+	}
+	tc, err := tlsClientConfig(cfg)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	c, err := tlsHandshake(nc, tc, time.Now().Add(timeout))
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("%w over TLS: %v", errNoBroker, err)
+	}
+	return c.Close()
 }
 
 // raiseNoFile lifts the soft open-file limit to the hard limit.
