@@ -170,9 +170,13 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "edgegw: %v\n", err) // e.g. cannot open listener ":1883": address already in use
 		return 1
 	}
+	configured := map[string]string{"tcp": cfg.Listeners.TCP, "ws": cfg.Listeners.WS, "tls": cfg.Listeners.TLS, "http": cfg.HTTP.Addr}
 	for _, kind := range []string{"tcp", "ws", "tls", "http"} {
-		if addr := g.Addr(kind); addr != "" {
-			log.Info("listening", "listener", kind, "addr", addr)
+		// addr is what the config asked for (":1883" is every interface);
+		// local is where a client on this host reaches it (Addr resolves port 0
+		// and names an all-interfaces listener by 127.0.0.1).
+		if local := g.Addr(kind); local != "" {
+			log.Info("listening", "listener", kind, "addr", configured[kind], "local", local)
 		}
 	}
 
