@@ -210,28 +210,40 @@ func TestWebSocketServerClose(t *testing.T) {
 }
 
 // TestWebSocketDrainClose: Shutdown sends a v5 WebSocket client DISCONNECT
-// 0x8B and then close 1001 (going away).
+// 0x8B and then close 1001 (going away); a 3.1.1 client gets close 1001 and
+// no MQTT packet.
 func TestWebSocketDrainClose(t *testing.T) {
-	cfg := Default()
-	cfg.Listeners.TCP, cfg.Listeners.WS, cfg.HTTP.Addr = "", "127.0.0.1:0", ""
-	cfg.Engine.Loops = 2
-	g, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := dialWS(t, g.Addr("ws"))
-	c.connect(t, 5, "drain-ws", 0)
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		done <- g.Shutdown(ctx)
-	}()
-	c.expectClose(t, 1001, 0x8B)
-	if err := <-done; err != nil {
-		t.Fatalf("Shutdown: %v", err)
+	for _, tc := range []struct {
+		name    string
+		version byte
+		reason  byte // 0: no DISCONNECT before the close frame
+	}{
+		{"v5 DISCONNECT 0x8B", 5, 0x8B},
+		{"v3.1.1 close only", 4, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Default()
+			cfg.Listeners.TCP, cfg.Listeners.WS, cfg.HTTP.Addr = "", "127.0.0.1:0", ""
+			cfg.Engine.Loops = 2
+			g, err := New(cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Start(); err != nil {
+				t.Fatal(err)
+			}
+			c := dialWS(t, g.Addr("ws"))
+			c.connect(t, tc.version, "drain-ws", 0)
+			done := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				done <- g.Shutdown(ctx)
+			}()
+			c.expectClose(t, 1001, tc.reason)
+			if err := <-done; err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"testing"
 	"time"
 )
@@ -33,30 +32,4 @@ func TestWebSocketServerCloseV3(t *testing.T) {
 		c := dialWS(t, g.Addr("ws")) // upgraded, then silent
 		c.expectClose(t, 1008, 0)
 	})
-}
-
-// TestWebSocketDrainCloseV3: Shutdown closes a 3.1.1 WebSocket client with
-// close 1001 (going away) and no MQTT packet.
-func TestWebSocketDrainCloseV3(t *testing.T) {
-	cfg := Default()
-	cfg.Listeners.TCP, cfg.Listeners.WS, cfg.HTTP.Addr = "", "127.0.0.1:0", ""
-	g, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := dialWS(t, g.Addr("ws"))
-	c.connect(t, 4, "drain-ws-v3", 0)
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		done <- g.Shutdown(ctx)
-	}()
-	c.expectClose(t, 1001, 0)
-	if err := <-done; err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
 }
