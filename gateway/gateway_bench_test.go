@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -41,6 +42,22 @@ func benchGateway(b *testing.B, mutate func(*Config)) *Gateway {
 	})
 }
 
+// rssAnon returns this process's resident anonymous memory in bytes
+// (RssAnon in /proc/self/status), or 0 where it cannot be read.
+func rssAnon() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 func cpuNanos() int64 {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -53,16 +70,100 @@ func cpuNanos() int64 {
 // (this test binary re-executed, see TestMain) so that neither their memory
 // nor their CPU is counted; getrusage(RUSAGE_SELF) then measures the
 // gateway (and kernel work done on its threads) only.
+//
+// dialers=1 connects one client at a time (every connect is its own wake:
+// the worst case for CPU per connect); dialers=16 is a fleet reconnecting.
+// rss-B/conn (RssAnon delta before any forced GC, what an operator sees) is
+// reported only by the first of these in a process: later ones would reuse
+// memory the earlier ones freed. Run one at a time to see both.
+//
+// floor=gnet is not the gateway: a bare gnet v2 engine with the same options
+// that answers every CONNECT with a fixed CONNACK and keeps nothing of its
+// own. Its bytes per connection are what gnet (and the Go heap under it)
+// costs before any MQTT state: the floor under the gateway's number.
 func BenchmarkIdleConnections(b *testing.B) {
+	for _, d := range []int{1, 16} {
+		b.Run("dialers="+strconv.Itoa(d), func(b *testing.B) {
+			g := benchGateway(b, nil)
+			benchIdle(b, d, g.Addr("tcp"), g.m.conns.Load)
+		})
+	}
+	b.Run("floor=gnet", func(b *testing.B) {
+		addr, conns := startFloorServer(b)
+		benchIdle(b, 16, addr, conns)
+	})
+}
+
+// floorServer is a gnet event handler that answers CONNECT with CONNACK and
+// holds no per-connection state (see BenchmarkIdleConnections).
+type floorServer struct {
+	gnet.BuiltinEventEngine
+	conns atomic.Int64
+	addr  chan string
+}
+
+func (f *floorServer) OnBoot(eng gnet.Engine) gnet.Action { return gnet.None }
+
+func (f *floorServer) OnOpen(gnet.Conn) ([]byte, gnet.Action) {
+	f.conns.Add(1)
+	return nil, gnet.None
+}
+
+func (f *floorServer) OnClose(gnet.Conn, error) gnet.Action {
+	f.conns.Add(-1)
+	return gnet.None
+}
+
+var floorConnack = []byte{0x20, 2, 0, 0}
+
+func (f *floorServer) OnTraffic(c gnet.Conn) gnet.Action {
+	_, _ = c.Discard(-1)
+	_, _ = c.Write(floorConnack)
+	return gnet.None
+}
+
+func startFloorServer(b *testing.B) (string, func() int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	f := &floorServer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- gnet.Run(f, "tcp://"+addr, gnet.WithMulticore(true), gnet.WithReusePort(true),
+			gnet.WithReuseAddr(true), gnet.WithReadBufferCap(65536), gnet.WithTCPNoDelay(gnet.TCPNoDelay))
+	}()
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if i == 100 {
+			b.Fatal("floor server did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Cleanup(func() { _ = gnet.Stop(context.Background(), "tcp://"+addr); <-done })
+	for f.conns.Load() != 0 { // the probe above
+		time.Sleep(time.Millisecond)
+	}
+	return addr, f.conns.Load
+}
+
+var idleRSSTaken bool
+
+func benchIdle(b *testing.B, dialers int, addr string, conns func() int64) {
 	const n = 9000
 	b.ReportAllocs()
-	g := benchGateway(b, nil)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	rss0 := rssAnon()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "EDGEGW_IDLE_CLIENTS="+g.Addr("tcp")+","+strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), "EDGEGW_IDLE_CLIENTS="+addr+","+strconv.Itoa(n)+","+strconv.Itoa(dialers))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -77,13 +178,16 @@ func BenchmarkIdleConnections(b *testing.B) {
 	}
 	elapsed := time.Since(start)
 	cpu := cpuNanos() - cpu0
+	// What an operator sees from outside, before any forced GC: resident
+	// anonymous memory (heap, stacks, runtime metadata) per connection.
+	rss := rssAnon() - rss0
 	for i := 0; i < b.N; i++ {
 		runtime.GC()
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if c := g.m.conns.Load(); c != n {
-		b.Fatalf("gateway holds %d connections, want %d", c, n)
+	if c := conns(); c != n {
+		b.Fatalf("server holds %d connections, want %d", c, n)
 	}
 	if f := os.Getenv("EDGEGW_IDLE_HEAPPROFILE"); f != "" {
 		// What the gateway holds while the clients are connected (run with
@@ -95,6 +199,10 @@ func BenchmarkIdleConnections(b *testing.B) {
 	}
 	delta := int64(after.HeapInuse+after.StackInuse) - int64(before.HeapInuse+before.StackInuse)
 	b.ReportMetric(float64(delta)/n, "B/conn")
+	if !idleRSSTaken {
+		idleRSSTaken = true
+		b.ReportMetric(float64(rss)/n, "rss-B/conn")
+	}
 	// Bytes allocated per connection, kept or not: what is not kept is
 	// garbage that grows the RSS during a connect storm until a GC runs.
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "alloc-B/conn")
@@ -103,11 +211,17 @@ func BenchmarkIdleConnections(b *testing.B) {
 }
 
 // idleClients is the child process of BenchmarkIdleConnections: it opens n
-// raw sockets to addr, sends CONNECT on each, reads every CONNACK, prints
-// "ready" and holds the connections until stdin closes.
+// raw sockets to addr from `dialers` goroutines (a fleet reconnecting, not
+// one device at a time), sends CONNECT (client ID "device-%08d", keep alive
+// 60 s, like a real fleet) on each, reads every CONNACK, prints "ready" and
+// holds the connections until stdin closes.
 func idleClients(spec string) int {
 	parts := strings.Split(spec, ",")
 	n, _ := strconv.Atoi(parts[1])
+	dialers := 1
+	if len(parts) > 2 {
+		dialers, _ = strconv.Atoi(parts[2])
+	}
 	ap, err := net.ResolveTCPAddr("tcp", parts[0])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -115,28 +229,40 @@ func idleClients(spec string) int {
 	}
 	sa := &syscall.SockaddrInet4{Port: ap.Port}
 	copy(sa.Addr[:], ap.IP.To4())
-	fds := make([]int, 0, n)
-	ack := make([]byte, 4)
-	for i := 0; i < n; i++ {
-		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-		if err == nil {
-			err = syscall.Connect(fd, sa)
-		}
-		if err == nil {
-			_, err = syscall.Write(fd, connectPacket(4, "idle-"+strconv.Itoa(i), 0, true))
-		}
-		if err == nil {
-			var k int
-			k, err = syscall.Read(fd, ack)
-			if err == nil && (k != 4 || ack[0] != 0x20 || ack[3] != 0) {
-				err = fmt.Errorf("bad CONNACK %x", ack[:k])
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for d := 0; d < dialers; d++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ack := make([]byte, 4)
+			for i := int(next.Add(1) - 1); i < n && !failed.Load(); i = int(next.Add(1) - 1) {
+				fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+				if err == nil {
+					err = syscall.Connect(fd, sa)
+				}
+				if err == nil {
+					_, err = syscall.Write(fd, connectPacket(4, fmt.Sprintf("device-%08d", i), 60, true))
+				}
+				if err == nil {
+					var k int
+					k, err = syscall.Read(fd, ack)
+					if err == nil && (k != 4 || ack[0] != 0x20 || ack[3] != 0) {
+						err = fmt.Errorf("bad CONNACK %x", ack[:k])
+					}
+				}
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "client %d: %v\n", i, err)
+					failed.Store(true)
+					return
+				}
 			}
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "client %d: %v\n", i, err)
-			return 1
-		}
-		fds = append(fds, fd)
+		}()
+	}
+	wg.Wait()
+	if failed.Load() {
+		return 1
 	}
 	fmt.Println("ready")
 	_, _ = io.Copy(io.Discard, os.Stdin)

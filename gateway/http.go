@@ -31,6 +31,7 @@ func (g *Gateway) startHTTP(addr string) (*httpServer, error) {
 		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
 			metrics.WriteGaugeUint64(w, "process_max_fds", lim.Cur)
 		}
+		writeRuntimeMetrics(w)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if g.draining.Load() {

@@ -110,8 +110,9 @@ func TestMetricsEndpoint(t *testing.T) {
 			metric(t, g, "edgegw_bytes_received_total") > 0 && metric(t, g, "edgegw_bytes_sent_total") > 0 &&
 			metric(t, g, "edgegw_router_subscriptions") == 1
 	})
-	// The open-file limit that caps connections.
-	for _, name := range []string{"process_max_fds"} {
+	// The open-file limit that caps connections, and where memory goes.
+	for _, name := range []string{"process_max_fds", `process_resident_memory_bytes{kind="anon"}`,
+		`go_memory_bytes{class="heap_objects"}`, "go_gc_heap_goal_bytes", "go_goroutines"} {
 		if metric(t, g, name) <= 0 {
 			t.Errorf("/metrics: %s missing or zero", name)
 		}
