@@ -71,7 +71,7 @@ func (l *loop) drain() {
 	if ref != "" {
 		rc = mqttcodec.UseAnotherServer
 	}
-	conns := append([]*conn(nil), l.conns...)
+	conns := l.conns.appendTo(nil)
 	for _, c := range conns {
 		if c.state == stConnected {
 			c.kickRef(rc, closeShutdown, nil, ref)

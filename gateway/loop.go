@@ -31,7 +31,7 @@ type loop struct {
 	req     takeoverReq // scratch for a CONNECT that creates its session (see onConnect)
 	reasons []byte
 	wheel   wheel
-	conns   []*conn       // every open connection, for drain (index in conn.slot)
+	conns   connList      // every open connection, for drain (index in conn.slot)
 	cong    []*sessionRec // subscribers holding parked acks
 	// connecting holds connections in open order for the CONNECT timeout:
 	// one timeout for all, so a FIFO (8 bytes per pending connection,
@@ -124,22 +124,58 @@ func (l *loop) tick() {
 }
 
 // addConn / delConn keep l.conns for drain.
-func (l *loop) addConn(c *conn) {
-	c.slot = int32(len(l.conns))
-	l.conns = append(l.conns, c)
+func (l *loop) addConn(c *conn) { l.conns.add(c) }
+
+func (l *loop) delConn(c *conn) { l.conns.del(c) }
+
+// connList holds a loop's open connections in chunks of connChunk, so that
+// growing it never copies: a connect storm leaves no garbage behind (a
+// slice doubling its way to two million entries leaves as much garbage as
+// it holds). Loop-only.
+type connList struct {
+	chunks []*[connChunk]*conn
+	n      int
 }
 
-func (l *loop) delConn(c *conn) {
+const connChunk = 1024
+
+func (cl *connList) add(c *conn) {
+	if cl.n == len(cl.chunks)*connChunk {
+		cl.chunks = append(cl.chunks, new([connChunk]*conn))
+	}
+	c.slot = int32(cl.n)
+	cl.chunks[cl.n/connChunk][cl.n%connChunk] = c
+	cl.n++
+}
+
+func (cl *connList) at(i int) *conn { return cl.chunks[i/connChunk][i%connChunk] }
+
+// del removes c, moving the last connection into its place. At most one
+// empty chunk is kept past the last one in use (a spare against add/del
+// flapping at a chunk boundary); the rest is given back.
+func (cl *connList) del(c *conn) {
 	i := int(c.slot)
-	if i < 0 || i >= len(l.conns) || l.conns[i] != c {
+	if i < 0 || i >= cl.n || cl.at(i) != c {
 		return
 	}
-	last := len(l.conns) - 1
-	l.conns[i] = l.conns[last]
-	l.conns[i].slot = int32(i)
-	l.conns[last] = nil
-	l.conns = l.conns[:last]
-	c.slot = -1
+	last := cl.n - 1
+	m := cl.at(last)
+	cl.chunks[i/connChunk][i%connChunk] = m
+	m.slot = int32(i)
+	cl.chunks[last/connChunk][last%connChunk] = nil
+	cl.n = last
+	if keep := (cl.n+connChunk-1)/connChunk + 1; len(cl.chunks) > keep {
+		cl.chunks[len(cl.chunks)-1] = nil
+		cl.chunks = cl.chunks[:len(cl.chunks)-1]
+	}
+}
+
+// appendTo appends every connection to dst.
+func (cl *connList) appendTo(dst []*conn) []*conn {
+	for i := 0; i < cl.n; i += connChunk {
+		dst = append(dst, cl.chunks[i/connChunk][:min(connChunk, cl.n-i)]...)
+	}
+	return dst
 }
 
 // getOut takes a write buffer from the pool.

@@ -22,13 +22,32 @@ type wheelEntry struct {
 // wheel is a loop's coarse timing wheel: wheelSlots slots of one tick each.
 // An object keeps one live entry; entries made stale by an earlier deadline
 // are skipped when reached. Loop-only.
+//
+// A slot is a list of fixed-size blocks taken from the wheel's free list
+// and given back once the slot is processed: a connect storm that puts
+// thousands of deadlines into one slot leaves no garbage behind (a growing
+// slice would, doubling after doubling; at two million connections that
+// garbage is resident memory until the next GC; BenchmarkIdleConnections).
 type wheel struct {
 	tick  int64 // slot width, nanos
-	slots [wheelSlots][]wheelEntry
+	slots [wheelSlots]*wheelBlock
 	cur   int64 // last tick number processed
+	free  *wheelBlock
+	nfree int // blocks on free
+	inUse int // blocks in slots
 }
 
-const wheelSlots = 1024
+const (
+	wheelSlots    = 1024
+	wheelBlockLen = 42 // 42 entries of 24 B + n + next: 1,024 B, a size class exactly
+)
+
+// wheelBlock holds up to wheelBlockLen entries of one slot.
+type wheelBlock struct {
+	e    [wheelBlockLen]wheelEntry
+	n    int
+	next *wheelBlock
+}
 
 func (w *wheel) init(tick int64, now int64) {
 	w.tick = tick
@@ -58,37 +77,79 @@ func (w *wheel) insert(e wheelEntry) {
 		n = w.cur + wheelSlots - 1 // beyond the horizon: re-inserted when reached
 	}
 	s := &w.slots[n%wheelSlots]
-	*s = append(*s, e)
+	b := *s
+	if b == nil || b.n == wheelBlockLen {
+		nb := w.get()
+		nb.next = b
+		*s, b = nb, nb
+	}
+	b.e[b.n] = e
+	b.n++
 }
 
-// advance fires every entry due at now.
+// get returns an empty block, from the free list when it has one.
+func (w *wheel) get() *wheelBlock {
+	w.inUse++
+	b := w.free
+	if b == nil {
+		return &wheelBlock{}
+	}
+	w.free, b.next = b.next, nil
+	w.nfree--
+	return b
+}
+
+// put gives an emptied block back. The free list keeps at most a quarter of
+// the blocks in use plus 64 (64 KiB): enough for the churn of deadlines
+// moving from the slot being processed to later ones, not a hoard after a
+// mass disconnect.
+func (w *wheel) put(b *wheelBlock) {
+	w.inUse--
+	if w.nfree >= w.inUse/4+64 {
+		return
+	}
+	b.n, b.next = 0, w.free
+	w.free = b
+	w.nfree++
+}
+
+// advance fires every entry due at now. Entries it re-inserts land in later
+// slots (insert never picks the slot being processed).
 func (w *wheel) advance(l *loop, now int64) {
 	end := now / w.tick
 	for w.cur < end {
 		w.cur++
 		s := &w.slots[w.cur%wheelSlots]
-		due := *s
+		b := *s
 		*s = nil
-		for i, e := range due {
-			due[i] = wheelEntry{}
-			if !e.t.ownedBy(l) {
-				continue
+		for b != nil {
+			for i := 0; i < b.n; i++ {
+				e := b.e[i]
+				b.e[i] = wheelEntry{}
+				w.process(l, e, now)
 			}
-			p := e.t.slotAt()
-			if *p != e.at {
-				continue // stale: superseded by an earlier entry, or already fired
-			}
-			if e.at > now {
-				w.insert(e)
-				continue
-			}
-			*p = 0
-			if next := e.t.fire(l, now); next > 0 {
-				w.schedule(e.t, next)
-			}
+			next := b.next
+			w.put(b)
+			b = next
 		}
-		if len(*s) == 0 && cap(due) <= 256 {
-			*s = due[:0]
-		}
+	}
+}
+
+// process handles one entry taken from its slot.
+func (w *wheel) process(l *loop, e wheelEntry, now int64) {
+	if !e.t.ownedBy(l) {
+		return
+	}
+	p := e.t.slotAt()
+	if *p != e.at {
+		return // stale: superseded by an earlier entry, or already fired
+	}
+	if e.at > now {
+		w.insert(e)
+		return
+	}
+	*p = 0
+	if next := e.t.fire(l, now); next > 0 {
+		w.schedule(e.t, next)
 	}
 }
