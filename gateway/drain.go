@@ -61,6 +61,10 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if g.tls != nil {
 		g.tls.close()
 	}
+	// Write the log lines the loops queued (the drain's closes among them).
+	logCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+	g.alog.stop(logCtx)
+	cancel()
 	return werr
 }
 

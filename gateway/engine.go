@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,7 +26,8 @@ import (
 // for concurrent use.
 type Gateway struct {
 	cfg    Config
-	log    *slog.Logger
+	log    *slog.Logger // through alog: never blocks a loop
+	alog   *asyncLog
 	router *router.Router
 	reg    *registry
 	m      *metricSet
@@ -84,6 +86,8 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		st := g.router.Stats()
 		return st.Subscriptions, st.Filters, st.SharedGroups, st.RetainedMessages, st.RetainedBytes
 	})
+	g.alog = newAsyncLog(log.Handler(), logQueueLen, g.m.logLost)
+	g.log = slog.New(g.alog)
 	switch cfg.Limits.SlowConsumerPolicy {
 	case "drop":
 		g.policy = policyDrop
@@ -185,6 +189,7 @@ func (g *Gateway) Start() error {
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{g.log}),
 	}
+	g.alog.start()
 	go func() { g.done <- gnet.Rotate(g.h, addrs, opts...) }()
 	select {
 	case <-g.booted:
@@ -194,6 +199,9 @@ func (g *Gateway) Start() error {
 		return nil
 	case err := <-g.done:
 		g.done <- err
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		g.alog.stop(ctx)
+		cancel()
 		if g.httpSrv != nil {
 			g.httpSrv.close()
 		}

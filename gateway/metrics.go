@@ -102,6 +102,7 @@ type metricSet struct {
 	delivered *metrics.Counter
 	parked    *metrics.Counter // publisher acks withheld by backpressure
 	paused    *metrics.Counter // v3 publishers whose reading was paused
+	logLost   *metrics.Counter // log records dropped: the log writer fell behind
 }
 
 func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedBytes int64)) *metricSet {
@@ -124,6 +125,7 @@ func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedB
 	m.delivered = s.NewCounter("edgegw_messages_delivered_total")
 	m.parked = s.NewCounter("edgegw_backpressure_acks_withheld_total")
 	m.paused = s.NewCounter("edgegw_backpressure_publishers_paused_total")
+	m.logLost = s.NewCounter("edgegw_log_dropped_total")
 	gauge := func(name string, a *atomic.Int64) {
 		s.NewGauge(name, func() float64 { return float64(a.Load()) })
 	}

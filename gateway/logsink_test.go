@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/eclipse/paho.golang/paho"
+)
+
+// stuckHandler is a log destination that blocks until released (a full
+// pipe, a stalled journal) and then records what it was given.
+type stuckHandler struct {
+	release chan struct{}
+	mu      sync.Mutex
+	msgs    []string
+	attrs   []map[string]string
+}
+
+func (h *stuckHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *stuckHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *stuckHandler) WithGroup(string) slog.Handler            { return h }
+func (h *stuckHandler) Handle(_ context.Context, r slog.Record) error {
+	<-h.release
+	m := map[string]string{}
+	r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
+	h.mu.Lock()
+	h.msgs = append(h.msgs, r.Message)
+	h.attrs = append(h.attrs, m)
+	h.mu.Unlock()
+	return nil
+}
+
+// TestLogWriterStuckDoesNotBlockLoops: with the log destination blocked,
+// clients keep connecting, exchanging messages and closing (every close
+// is a log line), and what overflows the queue is counted.
+func TestLogWriterStuckDoesNotBlockLoops(t *testing.T) {
+	h := &stuckHandler{release: make(chan struct{})}
+	// Were the gateway to wait on the log, nothing below would finish: the
+	// watchdog then unsticks the writer and the test fails.
+	var blocked atomic.Bool
+	watchdog := time.AfterFunc(4*time.Second, func() { blocked.Store(true); close(h.release) })
+	g := newTestGatewayLog(t, func(c *Config) { c.Engine.Loops = 1 }, slog.New(h))
+	t.Cleanup(func() { // runs before the gateway's cleanup, which drains the log
+		if watchdog.Stop() {
+			close(h.release)
+		}
+	})
+	sub := v5Client(t, g, &paho.Connect{ClientID: "sub", CleanStart: true}, nil)
+	sub.sub(t, "stuck/#", 1)
+	for i := 0; i < 30; i++ {
+		c := rawV5(t, g, "churn")
+		_, _ = c.Write([]byte{0xE0, 0}) // DISCONNECT: one close line each
+		c.expectClosed(t)
+	}
+	pub := v5Client(t, g, &paho.Connect{ClientID: "pub", CleanStart: true}, nil)
+	pub.pub(t, "stuck/x", 1, "still flowing")
+	sub.expect(t, "stuck/x", "still flowing")
+	if blocked.Load() {
+		t.Fatal("the event loop waited on a stuck log writer")
+	}
+}
+
+// TestAsyncLogDropsAndReports: a full queue drops (counted), Handle never
+// waits, and the writer reports the loss once it catches up.
+func TestAsyncLogDropsAndReports(t *testing.T) {
+	h := &stuckHandler{release: make(chan struct{})}
+	set := metrics.NewSet()
+	dropped := set.NewCounter("dropped")
+	a := newAsyncLog(h, 4, dropped)
+	a.start()
+	lg := slog.New(a)
+	start := time.Now()
+	for i := 0; i < 10; i++ {
+		lg.Info("line", "i", i)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("10 log calls took %v with the writer stuck", d)
+	}
+	// The writer holds one record (stuck in Handle) or none yet; 4 wait.
+	if n := dropped.Get(); n != 5 && n != 6 {
+		t.Fatalf("dropped %d of 10 with a queue of 4, want 5 or 6", n)
+	}
+	close(h.release)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.stop(ctx)
+	h.mu.Lock()
+	msgs, attrs := append([]string(nil), h.msgs...), h.attrs
+	h.mu.Unlock()
+	var lines, reported int
+	for i, m := range msgs {
+		switch m {
+		case "line":
+			lines++
+		case "log records dropped: the log writer fell behind":
+			reported = int(atoiOr(attrs[i]["dropped"]))
+		}
+	}
+	if lines+reported != 10 || uint64(reported) != dropped.Get() {
+		t.Fatalf("wrote %d lines and reported %d dropped (counter %d), want 10 in all", lines, reported, dropped.Get())
+	}
+	// After stop the handler writes synchronously.
+	lg.Info("after stop")
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.msgs[len(h.msgs)-1] != "after stop" {
+		t.Fatal("log after stop was not written")
+	}
+}
+
+func atoiOr(s string) int64 {
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
