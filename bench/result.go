@@ -168,7 +168,19 @@ func (r *Result) finish() {
 		}
 	}
 	// Bytes per connection only mean something when connections are the load.
+	// They are taken while every connection is held (the highest RSS of a
+	// second that ended with PeakConns connected), not from the peak, which
+	// may come from the teardown (a broker logging 10,000 disconnects).
 	if r.BrokerRSSPeak > r.BrokerRSSStart && r.PeakConns > 0 && (r.Scenario == ScenarioConn || r.Scenario == ScenarioStorm) {
-		r.BrokerBytesConn = float64(r.BrokerRSSPeak-r.BrokerRSSStart) / float64(r.PeakConns)
+		held := int64(0)
+		for _, s := range r.Timeline {
+			if s.Connected == r.PeakConns && s.BrokerRSS > held {
+				held = s.BrokerRSS
+			}
+		}
+		if held <= r.BrokerRSSStart {
+			held = r.BrokerRSSPeak
+		}
+		r.BrokerBytesConn = float64(held-r.BrokerRSSStart) / float64(r.PeakConns)
 	}
 }

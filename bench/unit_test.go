@@ -112,6 +112,22 @@ func TestResultMerge(t *testing.T) {
 	}
 }
 
+// TestBytesPerConnWhileHeld: broker bytes per connection come from the RSS
+// while every connection is held, not from a higher teardown sample.
+func TestBytesPerConnWhileHeld(t *testing.T) {
+	r := &Result{Scenario: ScenarioConn, PeakConns: 1000, BrokerRSSStart: 1 << 20, BrokerRSSPeak: 4 << 20}
+	r.Timeline = []Second{
+		{T: 0, Connected: 600, BrokerRSS: 1<<20 + 300_000},
+		{T: 1, Connected: 1000, BrokerRSS: 1<<20 + 700_000},
+		{T: 2, Connected: 1000, BrokerRSS: 1<<20 + 710_000},
+		{T: 3, Connected: 0, BrokerRSS: 4 << 20}, // teardown: the broker logs every close
+	}
+	r.finish()
+	if r.BrokerBytesConn != 710 {
+		t.Fatalf("B/conn %v, want 710 (held), not the teardown peak", r.BrokerBytesConn)
+	}
+}
+
 func TestSeqTrack(t *testing.T) {
 	var tr seqTrack
 	steps := []struct {

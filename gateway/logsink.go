@@ -40,8 +40,10 @@ const (
 	logStopped
 )
 
-// logQueueLen bounds the records waiting for the writer (~300 B each).
-const logQueueLen = 4096
+// logQueueLen bounds the records waiting for the writer. A channel touches
+// every slot of its ring in turn, so this is resident memory once the
+// gateway has logged that many lines: 1,024 records of ~300 B.
+const logQueueLen = 1024
 
 // newAsyncLog wraps inner with a queue of size records.
 func newAsyncLog(inner slog.Handler, size int, dropped *metrics.Counter) *asyncLog {
