@@ -116,10 +116,19 @@ func (f *floorServer) OnClose(gnet.Conn, error) gnet.Action {
 
 var floorConnack = []byte{0x20, 2, 0, 0}
 
+// OnTick ticks like the gateway (engine.tick_interval) and does nothing.
+func (f *floorServer) OnTick() (time.Duration, gnet.Action) { return 100 * time.Millisecond, gnet.None }
+
 func (f *floorServer) OnTraffic(c gnet.Conn) gnet.Action {
 	_, _ = c.Discard(-1)
 	_, _ = c.Write(floorConnack)
 	return gnet.None
+}
+
+// floorOptions are the gateway's engine options (engine.go) at their defaults.
+func floorOptions() []gnet.Option {
+	return []gnet.Option{gnet.WithMulticore(true), gnet.WithReusePort(true), gnet.WithReuseAddr(true),
+		gnet.WithReadBufferCap(65536), gnet.WithTicker(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay)}
 }
 
 func startFloorServer(b *testing.B) (string, func() int64) {
@@ -132,8 +141,7 @@ func startFloorServer(b *testing.B) (string, func() int64) {
 	f := &floorServer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- gnet.Run(f, "tcp://"+addr, gnet.WithMulticore(true), gnet.WithReusePort(true),
-			gnet.WithReuseAddr(true), gnet.WithReadBufferCap(65536), gnet.WithTCPNoDelay(gnet.TCPNoDelay))
+		done <- gnet.Run(f, "tcp://"+addr, floorOptions()...)
 	}()
 	for i := 0; ; i++ {
 		if c, err := net.Dial("tcp", addr); err == nil {
@@ -272,6 +280,15 @@ func idleClients(spec string) int {
 func TestMain(m *testing.M) {
 	if spec := os.Getenv("EDGEGW_IDLE_CLIENTS"); spec != "" {
 		os.Exit(idleClients(spec))
+	}
+	if addr := os.Getenv("EDGEGW_FLOOR_ADDR"); addr != "" {
+		// The floor=gnet server on its own, to measure from outside:
+		// go test -c -o floor.test ./gateway/ && EDGEGW_FLOOR_ADDR=:1885 ./floor.test
+		if err := gnet.Run(&floorServer{}, "tcp://"+addr, floorOptions()...); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
