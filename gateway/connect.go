@@ -165,7 +165,7 @@ func (l *loop) attach(req *takeoverReq) {
 	st := rec.st
 	if c.closed || c.state == stClosing {
 		// The client went away while its session travelled here.
-		st.Params = req.pr
+		st.SetParams(&req.pr)
 		l.offline(rec, nil)
 	} else {
 		inf := st.Inflight()
@@ -219,7 +219,7 @@ func (c *conn) detach(will bool, keep bool) {
 	l.releaseWaiters(rec)
 	var w *session.Will
 	if will {
-		w = rec.st.Params.Will
+		w = rec.st.Will
 	}
 	if keep {
 		if w != nil && w.Delay == 0 {
@@ -234,7 +234,7 @@ func (c *conn) detach(will bool, keep bool) {
 // will is published now or after its delay [MQTT-3.1.3-9].
 func (l *loop) offline(rec *sessionRec, w *session.Will) {
 	st := rec.st
-	exp := st.Params.Expiry
+	exp := st.Expiry
 	if exp == 0 {
 		if w != nil {
 			l.publishWill(rec, w)
@@ -313,15 +313,11 @@ func (l *loop) endSession(rec *sessionRec) {
 // resetSession drops every subscription and message of rec (clean start).
 func (l *loop) resetSession(rec *sessionRec) {
 	st := rec.st
-	if len(rec.subs) > 0 {
-		filters := make([][]byte, 0, len(rec.subs))
-		for f := range rec.subs {
-			filters = append(filters, []byte(f))
-		}
-		l.g.router.UnsubscribeAll(rec.handle, filters)
-		l.st.subs -= int64(len(rec.subs))
-		rec.subs = nil
+	if n := rec.subs.len(); n > 0 {
+		l.g.router.UnsubscribeAll(rec.handle, rec.subs.appendTo(make([][]byte, 0, n)))
+		l.st.subs -= int64(n)
 	}
+	rec.subs = nil
 	qn, _ := st.Queued()
 	l.st.inflight -= int64(st.Inflight())
 	l.st.queued -= int64(qn)

@@ -85,12 +85,19 @@ func BenchmarkIdleConnections(b *testing.B) {
 	for _, d := range []int{1, 16} {
 		b.Run("dialers="+strconv.Itoa(d), func(b *testing.B) {
 			g := benchGateway(b, nil)
-			benchIdle(b, d, g.Addr("tcp"), g.m.conns.Load)
+			benchIdle(b, d, false, g.Addr("tcp"), g.m.conns.Load)
 		})
 	}
+	// A fleet as it usually is: every device also subscribes to its own
+	// command topic (devices/<id>/cmd, QoS 1); the router's and the
+	// session's per-subscription memory is included.
+	b.Run("dialers=16,subscribed", func(b *testing.B) {
+		g := benchGateway(b, nil)
+		benchIdle(b, 16, true, g.Addr("tcp"), g.m.conns.Load)
+	})
 	b.Run("floor=gnet", func(b *testing.B) {
 		addr, conns := startFloorServer(b)
-		benchIdle(b, 16, addr, conns)
+		benchIdle(b, 16, false, addr, conns)
 	})
 }
 
@@ -162,7 +169,7 @@ func startFloorServer(b *testing.B) (string, func() int64) {
 
 var idleRSSTaken bool
 
-func benchIdle(b *testing.B, dialers int, addr string, conns func() int64) {
+func benchIdle(b *testing.B, dialers int, subscribe bool, addr string, conns func() int64) {
 	const n = 9000
 	b.ReportAllocs()
 	var before, after runtime.MemStats
@@ -171,7 +178,7 @@ func benchIdle(b *testing.B, dialers int, addr string, conns func() int64) {
 	runtime.ReadMemStats(&before)
 	rss0 := rssAnon()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "EDGEGW_IDLE_CLIENTS="+addr+","+strconv.Itoa(n)+","+strconv.Itoa(dialers))
+	cmd.Env = append(os.Environ(), "EDGEGW_IDLE_CLIENTS="+addr+","+strconv.Itoa(n)+","+strconv.Itoa(dialers)+","+strconv.FormatBool(subscribe))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -226,9 +233,12 @@ func benchIdle(b *testing.B, dialers int, addr string, conns func() int64) {
 func idleClients(spec string) int {
 	parts := strings.Split(spec, ",")
 	n, _ := strconv.Atoi(parts[1])
-	dialers := 1
+	dialers, subscribe := 1, false
 	if len(parts) > 2 {
 		dialers, _ = strconv.Atoi(parts[2])
+	}
+	if len(parts) > 3 {
+		subscribe, _ = strconv.ParseBool(parts[3])
 	}
 	ap, err := net.ResolveTCPAddr("tcp", parts[0])
 	if err != nil {
@@ -245,6 +255,7 @@ func idleClients(spec string) int {
 		go func() {
 			defer wg.Done()
 			ack := make([]byte, 4)
+			var subAck [5]byte
 			for i := int(next.Add(1) - 1); i < n && !failed.Load(); i = int(next.Add(1) - 1) {
 				fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 				if err == nil {
@@ -258,6 +269,18 @@ func idleClients(spec string) int {
 					k, err = syscall.Read(fd, ack)
 					if err == nil && (k != 4 || ack[0] != 0x20 || ack[3] != 0) {
 						err = fmt.Errorf("bad CONNACK %x", ack[:k])
+					}
+				}
+				if err == nil && subscribe {
+					f := fmt.Sprintf("devices/%08d/cmd", i)
+					sub := append([]byte{0, 1, 0, byte(len(f))}, f...)
+					_, err = syscall.Write(fd, frame(0x82, append(sub, 1)))
+					if err == nil {
+						var k int
+						k, err = syscall.Read(fd, subAck[:])
+						if err == nil && (k != 5 || subAck[0] != 0x90 || subAck[4] != 1) {
+							err = fmt.Errorf("bad SUBACK %x", subAck[:k])
+						}
 					}
 				}
 				if err != nil {

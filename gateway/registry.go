@@ -21,10 +21,10 @@ type sessionRec struct {
 	handle router.Subscriber // slot<<32 | generation: the router's subscriber
 
 	// loop-only (owner)
-	st   *session.State      // nil while the state is on its way to owner (takeover)
-	conn *conn               // attached connection; nil when offline
-	x    *recExtra           // rarely needed state, allocated on first use (idle memory)
-	subs map[string]struct{} // the session's filters, to remove them from the router when it ends
+	st   *session.State // nil while the state is on its way to owner (takeover)
+	conn *conn          // attached connection; nil when offline
+	x    *recExtra      // rarely needed state, allocated on first use (idle memory)
+	subs *subList       // the session's filters, to remove them from the router when it ends; nil = none
 
 	own   atomic.Uint32 // index (loop.idx) of the loop that holds st; see owner
 	flags atomic.Uint32 // rec* bits, readable by any loop

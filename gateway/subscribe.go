@@ -46,9 +46,9 @@ func (c *conn) subscribe() bool {
 		}
 		if !existed {
 			if rec.subs == nil {
-				rec.subs = make(map[string]struct{}, 2)
+				rec.subs = &subList{}
 			}
-			rec.subs[string(f.Filter)] = struct{}{}
+			rec.subs.add(f.Filter)
 			l.st.subs++
 		}
 		reasons = append(reasons, f.QoS)
@@ -100,7 +100,7 @@ func (c *conn) unsubscribe() {
 		case err != nil:
 			reasons = append(reasons, byte(mqttcodec.TopicFilterInvalid))
 		case existed:
-			delete(c.rec.subs, string(f))
+			c.rec.subs.remove(f)
 			l.st.subs--
 			reasons = append(reasons, byte(mqttcodec.Success))
 		default:

@@ -90,10 +90,10 @@ func (s *State) Handle(frame []byte, sc *Scratch, now int64, o *Out) (Event, err
 		}
 		if v == mqttcodec.V5 && d.Props.Has(mqttcodec.PropSessionExpiry) {
 			// Section 3.14.2.2.2: a session that ends with the connection cannot be revived.
-			if s.Params.Expiry == 0 && d.Props.SessionExpiry != 0 {
+			if s.Expiry == 0 && d.Props.SessionExpiry != 0 {
 				return Event{}, ErrSessionExpiryZero
 			}
-			s.Params.Expiry = min(d.Props.SessionExpiry, s.lim.MaxSessionExpiry)
+			s.Expiry = min(d.Props.SessionExpiry, s.lim.MaxSessionExpiry)
 		}
 		return Event{Kind: EvDisconnect, Reason: d.Reason}, nil
 	case mqttcodec.CONNECT:

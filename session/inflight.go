@@ -43,7 +43,7 @@ func (a *SendStats) Add(b SendStats) {
 // window is the outbound inflight bound: the client's Receive Maximum
 // [MQTT-3.3.4-7] capped by the server's own limit.
 func (s *State) window() int {
-	return int(min(s.Params.RecvMax, s.lim.MaxInflight))
+	return int(min(s.recvMax, s.lim.MaxInflight))
 }
 
 // Deliver sends d to the client now, or queues it (inflight window full,
@@ -149,7 +149,7 @@ func (s *State) writePublish(o *Out, d *Delivery, q byte, id uint16, dup bool, n
 	start := o.begin()
 	buf, _ := mqttcodec.AppendPublishHeader(*o.Arena, s.version(), &p, len(m.Payload))
 	*o.Arena = buf
-	if mp := s.Params.MaxPacket; mp > 0 && len(buf)-start+len(m.Payload) > int(mp) {
+	if mp := s.maxPacket; mp > 0 && len(buf)-start+len(m.Payload) > int(mp) {
 		o.rollback(start)
 		return false
 	}

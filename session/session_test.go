@@ -219,7 +219,7 @@ func TestOutboundWindowAndResend(t *testing.T) {
 	// the connection drops; on resume both unacknowledged messages are re-sent with DUP
 	s.Detach()
 	o3 := newOut()
-	pr := s.Params
+	pr := Params{Version: 4, ClientID: "c", RecvMax: 65535}
 	s.Attach(&pr, 0, o3)
 	got := packets(t, o3)
 	if len(got) != 3 { // 2 resent + 1 from the queue (window refilled after the resend? no: window full)
@@ -384,5 +384,13 @@ func TestIdleStateSize(t *testing.T) {
 	s.Deliver(Delivery{Msg: msg(0, "x"), QoS: 0}, 0, newOut(), &st)
 	if s.fl != nil {
 		t.Fatal("a QoS 0 delivery allocated the session's flows")
+	}
+}
+
+// TestStateSize: a session exists for every idle client; its size is part
+// of the memory-per-connection budget (README "Performance").
+func TestStateSize(t *testing.T) {
+	if n := unsafe.Sizeof(State{}); n > 48 {
+		t.Fatalf("session.State is %d bytes, budget 48", n)
 	}
 }

@@ -7,16 +7,29 @@ import (
 // State is one client's session. Loop-only: owned by one event loop at a
 // time; no locks.
 //
-// The struct is kept small (it exists for every idle client, 80 bytes):
+// The struct is kept small (it exists for every idle client, 48 bytes):
+// it keeps of the connection's Params only what the session uses after
+// CONNACK (the client ID lives in the gateway's session record), and
 // everything a session needs only once it carries QoS 1/2 messages, topic
 // aliases or queued messages lives in flows, allocated on first use.
 type State struct {
-	Params    Params // of the current (or last) connection
+	Will      *Will // of the current (or last) connection; nil = none
 	lim       *Limits
 	fl        *flows // nil until first needed (see f)
+	Expiry    uint32 // session expiry, seconds; 0 = ends with the connection (v5 DISCONNECT may change it)
+	maxPacket uint32 // the client's Maximum Packet Size; 0 = no limit
 	inQuota   int32  // inbound QoS 1/2 PUBLISH not yet acknowledged (PUBACK/PUBCOMP unsent)
+	keepAlive uint16 // effective keep alive, seconds
+	recvMax   uint16 // the client's Receive Maximum
 	nextID    uint16
+	ver       mqttcodec.Version
 	Connected bool
+}
+
+// SetParams takes what the session keeps of a connection's parameters.
+func (s *State) SetParams(pr *Params) {
+	s.Will, s.Expiry, s.maxPacket = pr.Will, pr.Expiry, pr.MaxPacket
+	s.keepAlive, s.recvMax, s.ver = pr.KeepAlive, pr.RecvMax, pr.Version
 }
 
 // flows is the part of a State that idle sessions do not need. Once
@@ -52,15 +65,14 @@ func (s *State) out() []outEntry {
 	return s.fl.inflight
 }
 
-// ClientID returns the session's client identifier.
-func (s *State) ClientID() string { return s.Params.ClientID }
-
 // version is the protocol level of the current connection.
-func (s *State) version() mqttcodec.Version { return s.Params.Version }
+func (s *State) version() mqttcodec.Version { return s.ver }
 
 // New returns a fresh session for accepted parameters.
 func New(pr *Params, lim *Limits) *State {
-	return &State{Params: *pr, lim: lim}
+	s := &State{lim: lim}
+	s.SetParams(pr)
+	return s
 }
 
 // Attach binds a (new or resumed) session to a connection with parameters
@@ -69,7 +81,7 @@ func New(pr *Params, lim *Limits) *State {
 // messages up to the window. Withheld inbound acknowledgements of a previous
 // connection are forgotten (the client resends those PUBLISH packets).
 func (s *State) Attach(pr *Params, now int64, o *Out) (st SendStats) {
-	s.Params = *pr
+	s.SetParams(pr)
 	s.Connected = true
 	s.inQuota = 0
 	if f := s.fl; f != nil {
@@ -114,9 +126,11 @@ func (s *State) Detach() (dropped int) {
 	return s.fl.queue.trim(s.lim)
 }
 
-// Reset discards all session state (clean start) but keeps ClientID.
+// Reset discards all session state (clean start) but keeps the
+// connection's parameters.
 func (s *State) Reset() {
-	*s = State{Params: s.Params, lim: s.lim, Connected: s.Connected}
+	*s = State{Will: s.Will, lim: s.lim, Expiry: s.Expiry, maxPacket: s.maxPacket, keepAlive: s.keepAlive,
+		recvMax: s.recvMax, ver: s.ver, Connected: s.Connected}
 }
 
 // Inflight returns the number of outbound QoS 1/2 messages awaiting
@@ -137,7 +151,7 @@ func (s *State) InQuota() int { return int(s.inQuota) }
 
 // KeepAliveNanos is the time after the last packet at which the connection
 // is closed: 1.5 x keep alive [MQTT-3.1.2-24]; 0 = never.
-func (s *State) KeepAliveNanos() int64 { return int64(s.Params.KeepAlive) * 1500_000_000 }
+func (s *State) KeepAliveNanos() int64 { return int64(s.keepAlive) * 1500_000_000 }
 
 // appendAck encodes PUBACK, PUBREC, PUBREL or PUBCOMP.
 func (s *State) appendAck(o *Out, t mqttcodec.PacketType, id uint16, rc mqttcodec.ReasonCode) {
