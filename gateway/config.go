@@ -64,6 +64,7 @@ type EngineConfig struct {
 	ReadBufferSize    int      `toml:"read_buffer_size"`     // gnet read buffer per loop, bytes
 	TickInterval      Duration `toml:"tick_interval"`        // timer wheel resolution (keepalive, retry, expiry)
 	GCPercent         int      `toml:"gc_percent"`           // Go GC percent (GOGC) for the process: 0 = leave the runtime's, -1 = off
+	TCPKeepAlive      Duration `toml:"tcp_keepalive"`        // idle time before the kernel probes a silent client socket; 0 = off
 }
 
 // LimitsConfig bounds what one client may cost.
@@ -117,6 +118,7 @@ func Default() Config {
 			InboxSize:         65536,
 			ReadBufferSize:    64 << 10,
 			TickInterval:      Duration(100 * time.Millisecond),
+			TCPKeepAlive:      Duration(2 * time.Minute),
 		},
 		Limits: LimitsConfig{
 			MaxPacketSize:      1 << 20,
@@ -189,6 +191,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Engine.GCPercent < -1 {
 		bad("engine.gc_percent", "must be -1 (off), 0 (runtime default) or a percentage > 0, got %d", c.Engine.GCPercent)
+	}
+	if ka := c.Engine.TCPKeepAlive.D(); ka != 0 && (ka < time.Second || ka%time.Second != 0 || ka > 32767*time.Second) {
+		bad("engine.tcp_keepalive", "must be 0 (off) or whole seconds between 1s and 32767s, got %s", ka)
 	}
 	if c.Engine.TickInterval.D() < time.Millisecond || c.Engine.TickInterval.D() > time.Second {
 		bad("engine.tick_interval", "must be between 1ms and 1s, got %s", c.Engine.TickInterval.D())

@@ -173,6 +173,11 @@ func TestParseConfigErrors(t *testing.T) {
 			want: `config.toml:3: engine.tick_interval: invalid duration "10q" (want e.g. "10s", "500ms")`,
 		},
 		{
+			name: "validation/tcp_keepalive below a second",
+			doc:  "[engine]\ntcp_keepalive = \"500ms\"\n",
+			want: "config.toml:2: engine.tcp_keepalive: must be 0 (off) or whole seconds between 1s and 32767s, got 500ms",
+		},
+		{
 			name: "integer too large",
 			doc:  "[limits]\nmax_connections = 99999999999999999999\n",
 			want: "config.toml:2: limits.max_connections: decimal number is too large to fit in a 64-bit signed integer",
