@@ -64,7 +64,7 @@ type EngineConfig struct {
 	ReadBufferSize    int      `toml:"read_buffer_size"`     // gnet read buffer per loop, bytes
 	TickInterval      Duration `toml:"tick_interval"`        // timer wheel resolution (keepalive, retry, expiry)
 	GCPercent         int      `toml:"gc_percent"`           // Go GC percent (GOGC) for the process: 0 = leave the runtime's, -1 = off
-	TCPKeepAlive      Duration `toml:"tcp_keepalive"`        // idle time before the kernel probes a silent client socket; 0 = off
+	TCPKeepAlive      Duration `toml:"tcp_keepalive"`        // idle time before the kernel probes a silent client socket (TCP_USER_TIMEOUT is twice it); 0 = off
 }
 
 // LimitsConfig bounds what one client may cost.

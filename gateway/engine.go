@@ -43,17 +43,18 @@ type Gateway struct {
 	loopMap atomic.Pointer[map[gnet.EventLoop]*loop] // copy on write
 	loops   atomic.Pointer[[]*loop]
 
-	addrMu   sync.Mutex
-	addrs    map[string]string
-	httpSrv  *httpServer
-	tls      *tlsTerminator // nil without a TLS listener
-	maxConns int64          // limits.max_connections, or derived from the fd limit
-	sticky   bool           // router.shared_strategy = "sticky": Match needs the publisher's hash
-	wsPort   int            // port of the WebSocket listener (0 = none)
-	draining atomic.Bool
-	started  atomic.Bool
-	idSeq    atomic.Uint64
-	idSalt   string
+	addrMu        sync.Mutex
+	addrs         map[string]string
+	httpSrv       *httpServer
+	tls           *tlsTerminator // nil without a TLS listener
+	maxConns      int64          // limits.max_connections, or derived from the fd limit
+	userTimeoutMs int            // TCP_USER_TIMEOUT for client sockets: 2 x engine.tcp_keepalive; 0 = none
+	sticky        bool           // router.shared_strategy = "sticky": Match needs the publisher's hash
+	wsPort        int            // port of the WebSocket listener (0 = none)
+	draining      atomic.Bool
+	started       atomic.Bool
+	idSeq         atomic.Uint64
+	idSalt        string
 }
 
 type policy uint8
@@ -107,6 +108,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		RetainAvailable:    cfg.Router.RetainedMaxMessages > 0,
 	}
 	g.sticky = cfg.Router.SharedStrategy == "sticky"
+	g.userTimeoutMs = int(2 * cfg.Engine.TCPKeepAlive.D() / time.Millisecond)
 	g.maxConns = int64(cfg.Limits.MaxConnections)
 	if g.maxConns == 0 {
 		g.maxConns = fdLimit() - 64 // keep a few descriptors for listeners, HTTP and files

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"edgegw/gateway/ws"
 )
@@ -42,6 +43,15 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		l.st.closed[refuse]++
 		logClose(g.log, "", gc.RemoteAddr(), refuse, 0, nil)
 		return nil, gnet.Close
+	}
+	if ms := g.userTimeoutMs; ms > 0 {
+		// Bounds how long data we sent may stay unacknowledged before the
+		// kernel gives up (keepalive probes only run on an idle socket; a
+		// vanished subscriber with messages in flight would otherwise be
+		// retransmitted to for ~15 minutes, holding its queue and, under
+		// backpressure, its publishers). Not inherited from the listeners
+		// gnet creates, so one system call per accepted socket.
+		_ = unix.SetsockoptInt(gc.Fd(), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms)
 	}
 	l.begin()
 	c := &conn{gc: gc, l: l, lastActive: l.now}

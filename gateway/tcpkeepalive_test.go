@@ -15,7 +15,8 @@ import (
 )
 
 // TestTCPKeepAliveOnAcceptedSockets: engine.tcp_keepalive reaches every
-// accepted client socket (set on the listeners, inherited by the kernel).
+// accepted client socket (keepalive set on the listeners and inherited; the
+// user timeout, 2 x tcp_keepalive, set per socket).
 func TestTCPKeepAliveOnAcceptedSockets(t *testing.T) {
 	g := newTestGateway(t, func(c *Config) { c.Engine.TCPKeepAlive = Duration(10 * time.Second) })
 	c := rawV5(t, g, "ka-opts")
@@ -29,6 +30,7 @@ func TestTCPKeepAliveOnAcceptedSockets(t *testing.T) {
 		{"TCP_KEEPIDLE", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 10},
 		{"TCP_KEEPINTVL", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 2},
 		{"TCP_KEEPCNT", unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 5},
+		{"TCP_USER_TIMEOUT", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 20000},
 	} {
 		if v, err := unix.GetsockoptInt(fd, o.level, o.opt); err != nil || v != o.want {
 			t.Errorf("%s on the accepted socket = %d (%v), want %d", o.name, v, err, o.want)
@@ -60,12 +62,70 @@ func serverSideFD(t *testing.T, local string) int {
 	return -1
 }
 
-// TestHalfOpenClientClosedByTCPKeepAlive: a client with MQTT keep alive 0
-// (nothing the gateway can time out) vanishes without FIN or RST: its
-// network namespace's link goes down. The kernel's keepalive probes go
-// unanswered and the gateway closes the connection, counted as "network".
-// Without engine.tcp_keepalive the connection would stay forever.
-func TestHalfOpenClientClosedByTCPKeepAlive(t *testing.T) {
+// TestHalfOpenClientClosed: a client that asked for MQTT keep alive 0
+// (nothing the gateway can time out) vanishes without FIN or RST: the link
+// of its network namespace goes down. idle: the socket is silent, the
+// kernel's keepalive probes go unanswered. inflight: it had subscribed and
+// QoS 1 messages to it are unacknowledged on the wire, so keepalive never
+// probes and only TCP_USER_TIMEOUT ends the retransmissions. Either way the
+// gateway closes it, counted as "network". Without engine.tcp_keepalive both
+// connections stay (tried: still connected after 20 s).
+func TestHalfOpenClientClosed(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		inflight bool
+	}{{"idle", false}, {"inflight", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, fd, vanish := clientInNetns(t, func(c *Config) { c.Engine.TCPKeepAlive = Duration(time.Second) })
+			if _, err := unix.Write(fd, connectPacket(4, "vanishing", 0, true)); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 5)
+			if n, err := unix.Read(fd, buf[:4]); err != nil || n != 4 || buf[0] != 0x20 {
+				t.Fatalf("CONNACK %x %v", buf[:max(n, 0)], err)
+			}
+			if tc.inflight {
+				sub := append([]byte{0, 1, 0, 4}, "ho/t"...)
+				if _, err := unix.Write(fd, frame(0x82, append(sub, 1))); err != nil {
+					t.Fatal(err)
+				}
+				if n, err := unix.Read(fd, buf); err != nil || n != 5 || buf[0] != 0x90 {
+					t.Fatalf("SUBACK %x %v", buf[:max(n, 0)], err)
+				}
+			}
+			eventually(t, "connected", func() bool { return metric(t, g, "edgegw_connections") == 1 })
+			vanish()
+			if tc.inflight {
+				pub := v3Client(t, g, "pub", nil)
+				for i := 0; i < 5; i++ {
+					pub.Publish("ho/t", 1, false, "to nowhere")
+				}
+				eventually(t, "publisher connected", func() bool { return metric(t, g, "edgegw_connections") == 2 })
+			}
+			want := 0.0
+			if tc.inflight {
+				want = 1 // the publisher stays
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for metric(t, g, "edgegw_connections") != want {
+				if time.Now().After(deadline) {
+					t.Fatal("a vanished client with keep alive 0 is still connected after 20 s")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			eventually(t, "close counted", func() bool {
+				return metric(t, g, `edgegw_connections_closed_total{reason="network"}`) == 1
+			})
+		})
+	}
+}
+
+// clientInNetns starts a gateway listening on one end of a veth pair and
+// returns a TCP socket, connected to it, from a network namespace of its
+// own on the other end, and a function that takes that end's link down (the
+// client vanishes: no FIN, no RST, nothing answers).
+func clientInNetns(t *testing.T, mutate func(*Config)) (*Gateway, int, func()) {
+	t.Helper()
 	ns := fmt.Sprintf("egwka%d", os.Getpid()%100000)
 	hostIf, nsIf := ns+"h", ns+"n"
 	net3 := 16 + os.Getpid()%200
@@ -97,7 +157,9 @@ func TestHalfOpenClientClosedByTCPKeepAlive(t *testing.T) {
 	}
 	g := newTestGateway(t, func(c *Config) {
 		c.Listeners.TCP = hostIP + ":0"
-		c.Engine.TCPKeepAlive = Duration(time.Second)
+		if mutate != nil {
+			mutate(c)
+		}
 	})
 	fd := socketInNetns(t, ns)
 	t.Cleanup(func() { unix.Close(fd) })
@@ -107,27 +169,11 @@ func TestHalfOpenClientClosedByTCPKeepAlive(t *testing.T) {
 	if err := unix.Connect(fd, sa); err != nil {
 		t.Fatal("connect from the namespace:", err)
 	}
-	if _, err := unix.Write(fd, connectPacket(4, "vanishing", 0, true)); err != nil {
-		t.Fatal(err)
-	}
-	ack := make([]byte, 4)
-	if n, err := unix.Read(fd, ack); err != nil || n != 4 || ack[0] != 0x20 {
-		t.Fatalf("CONNACK %x %v", ack[:max(n, 0)], err)
-	}
-	eventually(t, "connected", func() bool { return metric(t, g, "edgegw_connections") == 1 })
-	if err := ip("-n", ns, "link", "set", nsIf, "down"); err != nil { // the device vanishes
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second) // 1s idle + 5 probes 1s apart, with slack
-	for metric(t, g, "edgegw_connections") != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("a vanished client with keep alive 0 is still connected after 20 s")
+	return g, fd, func() {
+		if err := ip("-n", ns, "link", "set", nsIf, "down"); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	eventually(t, "close counted", func() bool {
-		return metric(t, g, `edgegw_connections_closed_total{reason="network"}`) == 1
-	})
 }
 
 // socketInNetns returns a TCP socket created inside network namespace ns
