@@ -252,7 +252,13 @@ func resolveListen(addr string) (string, error) {
 // listen opens a TCP listener; its error reads
 // `cannot open listener ":1883": address already in use`.
 func listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+	return listenConfig(net.ListenConfig{}, addr)
+}
+
+// listenConfig is listen with lc (socket options for the goroutine-served
+// listeners: TLS, HTTP).
+func listenConfig(lc net.ListenConfig, addr string) (net.Listener, error) {
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		var se *os.SyscallError
 		if errors.As(err, &se) {

@@ -49,8 +49,9 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		// kernel gives up (keepalive probes only run on an idle socket; a
 		// vanished subscriber with messages in flight would otherwise be
 		// retransmitted to for ~15 minutes, holding its queue and, under
-		// backpressure, its publishers). Not inherited from the listeners
-		// gnet creates, so one system call per accepted socket.
+		// backpressure, its publishers). gnet has no option for it and
+		// creates its listening sockets itself (one per loop), so it is set
+		// on each accepted socket: one system call per connection.
 		_ = unix.SetsockoptInt(gc.Fd(), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms)
 	}
 	l.begin()

@@ -15,12 +15,32 @@ import (
 )
 
 // TestTCPKeepAliveOnAcceptedSockets: engine.tcp_keepalive reaches every
-// accepted client socket (keepalive set on the listeners and inherited; the
-// user timeout, 2 x tcp_keepalive, set per socket).
+// accepted client socket, on the event-loop listener (keepalive set on the
+// listeners and inherited; the user timeout, 2 x tcp_keepalive, set per
+// socket) and on the TLS listener (both set on the listener).
 func TestTCPKeepAliveOnAcceptedSockets(t *testing.T) {
-	g := newTestGateway(t, func(c *Config) { c.Engine.TCPKeepAlive = Duration(10 * time.Second) })
+	certFile, keyFile, _ := selfSigned(t)
+	g := newTestGateway(t, func(c *Config) {
+		c.Engine.TCPKeepAlive = Duration(10 * time.Second)
+		c.Listeners.TLS, c.Listeners.TLSCert, c.Listeners.TLSKey = "127.0.0.1:0", certFile, keyFile
+	})
 	c := rawV5(t, g, "ka-opts")
-	fd := serverSideFD(t, c.LocalAddr().String())
+	checkKeepAlive(t, "tcp", serverSideFD(t, c.LocalAddr().String()))
+	tc, err := net.Dial("tcp", g.Addr("tls")) // the TCP socket is accepted before any handshake
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	var fd int
+	eventually(t, "TLS socket accepted", func() bool {
+		fd = findServerSideFD(tc.LocalAddr().String())
+		return fd >= 0
+	})
+	checkKeepAlive(t, "tls", fd)
+}
+
+func checkKeepAlive(t *testing.T, listener string, fd int) {
+	t.Helper()
 	for _, o := range []struct {
 		name       string
 		level, opt int
@@ -33,7 +53,7 @@ func TestTCPKeepAliveOnAcceptedSockets(t *testing.T) {
 		{"TCP_USER_TIMEOUT", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 20000},
 	} {
 		if v, err := unix.GetsockoptInt(fd, o.level, o.opt); err != nil || v != o.want {
-			t.Errorf("%s on the accepted socket = %d (%v), want %d", o.name, v, err, o.want)
+			t.Errorf("%s: %s on the accepted socket = %d (%v), want %d", listener, o.name, v, err, o.want)
 		}
 	}
 }
@@ -42,10 +62,16 @@ func TestTCPKeepAliveOnAcceptedSockets(t *testing.T) {
 // of the connection whose client end is at local (both live in the test).
 func serverSideFD(t *testing.T, local string) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd:", err)
+	fd := findServerSideFD(local)
+	if fd < 0 {
+		t.Fatalf("no accepted socket with peer %s", local)
 	}
+	return fd
+}
+
+// findServerSideFD is serverSideFD without the test: -1 when none.
+func findServerSideFD(local string) int {
+	ents, _ := os.ReadDir("/proc/self/fd")
 	for _, e := range ents {
 		fd, _ := strconv.Atoi(e.Name())
 		sa, err := unix.Getpeername(fd)
@@ -58,7 +84,6 @@ func serverSideFD(t *testing.T, local string) int {
 			}
 		}
 	}
-	t.Fatalf("no accepted socket with peer %s", local)
 	return -1
 }
 
