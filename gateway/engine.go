@@ -194,8 +194,8 @@ func (g *Gateway) Start() error {
 	if ka := g.cfg.Engine.TCPKeepAlive.D(); ka > 0 {
 		// Set on the listening sockets; Linux hands them on to every accepted
 		// socket, so this costs no system call per connection.
-		opts = append(opts, gnet.WithTCPKeepAlive(ka), gnet.WithTCPKeepInterval(max(time.Second, (ka/5).Truncate(time.Second))),
-			gnet.WithTCPKeepCount(5))
+		opts = append(opts, gnet.WithTCPKeepAlive(ka), gnet.WithTCPKeepInterval(keepAliveInterval(ka)),
+			gnet.WithTCPKeepCount(keepAliveProbes))
 	}
 	g.alog.start()
 	go func() { g.done <- gnet.Rotate(g.h, addrs, opts...) }()

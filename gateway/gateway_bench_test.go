@@ -42,20 +42,11 @@ func benchGateway(b *testing.B, mutate func(*Config)) *Gateway {
 	})
 }
 
-// rssAnon returns this process's resident anonymous memory in bytes
-// (RssAnon in /proc/self/status), or 0 where it cannot be read.
+// rssAnon returns this process's resident anonymous memory in bytes, or 0
+// where it cannot be read.
 func rssAnon() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	anon, _, _ := residentMemory()
+	return int64(anon)
 }
 
 func cpuNanos() int64 {

@@ -164,6 +164,7 @@ func (cl *connList) del(c *conn) {
 	m.slot = int32(i)
 	cl.chunks[last/connChunk][last%connChunk] = nil
 	cl.n = last
+	c.slot = -1
 	if keep := (cl.n+connChunk-1)/connChunk + 1; len(cl.chunks) > keep {
 		cl.chunks[len(cl.chunks)-1] = nil
 		cl.chunks = cl.chunks[:len(cl.chunks)-1]

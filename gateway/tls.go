@@ -56,6 +56,15 @@ func clientSocketConfig(ka time.Duration) net.ListenConfig {
 	}
 }
 
+// keepAliveInterval is the time between keepalive probes for idle time ka:
+// ka/5 in whole seconds, at least one.
+func keepAliveInterval(ka time.Duration) time.Duration {
+	return max(time.Second, (ka / 5).Truncate(time.Second))
+}
+
+// keepAliveProbes unanswered probes close a connection.
+const keepAliveProbes = 5
+
 func (g *Gateway) listenTLS(addr string) (*tlsTerminator, error) {
 	cert, err := tls.LoadX509KeyPair(g.cfg.Listeners.TLSCert, g.cfg.Listeners.TLSKey)
 	if err != nil {
