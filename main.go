@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -172,11 +173,9 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 	}
 	configured := map[string]string{"tcp": cfg.Listeners.TCP, "ws": cfg.Listeners.WS, "tls": cfg.Listeners.TLS, "http": cfg.HTTP.Addr}
 	for _, kind := range []string{"tcp", "ws", "tls", "http"} {
-		// addr is what the config asked for (":1883" is every interface);
-		// local is where a client on this host reaches it (Addr resolves port 0
-		// and names an all-interfaces listener by 127.0.0.1).
+		// addr is what the config asked for; bound is the socket's address.
 		if local := g.Addr(kind); local != "" {
-			log.Info("listening", "listener", kind, "addr", configured[kind], "local", local)
+			log.Info("listening", "listener", kind, "addr", configured[kind], "bound", boundAddr(configured[kind], local))
 		}
 	}
 
@@ -202,6 +201,23 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 
 // logRuntime logs what bounds this process: CPUs, memory limit and open files. The
 // open-file soft limit is raised to the hard limit where the kernel allows it.
+// boundAddr is the address a listener configured as addr is bound to, given
+// local, the gateway's Addr for it (port 0 resolved, but an all-interfaces
+// host replaced by 127.0.0.1, where a local client dials). An empty host
+// (":1883") is bound as "[::]": gnet and net.Listen both open one dual-stack
+// socket on every interface, IPv4 and IPv6; "0.0.0.0" stays IPv4 only.
+func boundAddr(addr, local string) string {
+	host, _, err := net.SplitHostPort(addr)
+	_, port, err2 := net.SplitHostPort(local)
+	if err != nil || err2 != nil {
+		return local
+	}
+	if host == "" {
+		host = "::"
+	}
+	return net.JoinHostPort(host, port)
+}
+
 func logRuntime(log *slog.Logger, cfg gateway.Config) {
 	source := "cgroup CPU limit or CPU count (Go 1.25+ follows the cgroup limit)"
 	if v := os.Getenv("GOMAXPROCS"); v != "" {

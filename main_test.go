@@ -505,3 +505,20 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestBoundAddr: the start-up log names the socket's address: an
+// all-interfaces listener is not logged as 127.0.0.1 (where a local client
+// dials it) but as what it is bound to.
+func TestBoundAddr(t *testing.T) {
+	for _, tc := range []struct{ addr, local, want string }{
+		{":1883", "127.0.0.1:1883", "[::]:1883"}, // gnet: one dual-stack socket
+		{"0.0.0.0:1883", "127.0.0.1:1883", "0.0.0.0:1883"},
+		{"[::]:8883", "127.0.0.1:8883", "[::]:8883"},
+		{"127.0.0.1:0", "127.0.0.1:40123", "127.0.0.1:40123"},
+		{"10.0.0.5:1883", "10.0.0.5:1883", "10.0.0.5:1883"},
+	} {
+		if got := boundAddr(tc.addr, tc.local); got != tc.want {
+			t.Errorf("boundAddr(%q, %q) = %q, want %q", tc.addr, tc.local, got, tc.want)
+		}
+	}
+}

@@ -216,6 +216,11 @@ func checkExact(t *testing.T, c *Config, r *Result) {
 	if tl != r.Received {
 		t.Errorf("timeline received %d, total %d", tl, r.Received)
 	}
+	for i, s := range r.Timeline { // the drain wait's line is the last, and only it
+		if s.Drain != (i == len(r.Timeline)-1) {
+			t.Errorf("timeline line %d (t=%d) drain=%v of %d lines", i, s.T, s.Drain, len(r.Timeline))
+		}
+	}
 }
 
 func TestScenariosAgainstMochi(t *testing.T) {

@@ -132,7 +132,7 @@ func runLocal(ctx context.Context, cfg *Config, barrier func(ready int) error, d
 	var prev totals
 	var prevLat Hist
 	sec := 0
-	sample := func() {
+	sample := func(drain bool) {
 		t, lat, _ := r.snapshot()
 		d := t.sub(&prev)
 		dl := lat
@@ -147,7 +147,7 @@ func runLocal(ctx context.Context, cfg *Config, barrier func(ready int) error, d
 				break
 			}
 		}
-		res.Timeline = append(res.Timeline, Second{Type: "second", T: sec, Sent: d.Sent, Acked: d.Acked,
+		res.Timeline = append(res.Timeline, Second{Type: "second", T: sec, Drain: drain, Sent: d.Sent, Acked: d.Acked,
 			Received: d.Received, Expected: d.Expected, Duplicates: d.Duplicates, OutOfOrder: d.OutOfOrder,
 			ConnOK: d.ConnOK, ConnFail: d.ConnFail, Closed: d.Closed, Connected: r.ready.Load(), Latency: dl})
 		res.PeakConns = max(res.PeakConns, r.ready.Load())
@@ -162,7 +162,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case now := <-tick.C:
-			sample()
+			sample(false)
 			if cfg.Scenario == ScenarioConn {
 				ramp := time.Duration(rampNS.Load())
 				if !rampDone.Load() && now.Before(rampBound) {
@@ -193,7 +193,7 @@ loop:
 				time.Sleep(5 * time.Millisecond)
 			}
 		}
-		sample()
+		sample(true)
 	}
 	cancel()
 

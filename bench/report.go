@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,7 +50,13 @@ func printTable(w io.Writer, r *Result) {
 		if r.BrokerCPUPerMsg > 0 {
 			perMsg = fmt.Sprintf(" (%.2f µs/msg)", r.BrokerCPUPerMsg)
 		}
-		row("broker", "cpu %.2fs%s  rss %d -> peak %d B (%.0f B/conn)", r.BrokerCPUSeconds, perMsg, r.BrokerRSSStart, r.BrokerRSSPeak, r.BrokerBytesConn)
+		// B/conn only where connections are the load (conn, storm; see
+		// finish); elsewhere RSS grows with messages in flight, not clients.
+		perConn := ""
+		if r.BrokerBytesConn > 0 {
+			perConn = fmt.Sprintf(" (%.0f B/conn)", r.BrokerBytesConn)
+		}
+		row("broker", "cpu %.2fs%s  rss %d -> peak %d B%s", r.BrokerCPUSeconds, perMsg, r.BrokerRSSStart, r.BrokerRSSPeak, perConn)
 	}
 	_ = tw.Flush()
 	if len(r.Timeline) > 0 {
@@ -57,7 +64,11 @@ func printTable(w io.Writer, r *Result) {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "t\tconnected\tconnects\tfailed\tsent\treceived\tp50 ms\tp99 ms\t")
 		for _, s := range r.Timeline {
-			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", s.T, s.Connected, s.ConnOK, s.ConnFail, s.Sent, s.Received,
+			t := strconv.Itoa(s.T)
+			if s.Drain {
+				t = "drain" // not a full second: what arrived after publishing stopped
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", t, s.Connected, s.ConnOK, s.ConnFail, s.Sent, s.Received,
 				ms(s.Latency.Quantile(.5)), ms(s.Latency.Quantile(.99)))
 		}
 		_ = tw.Flush()

@@ -3,10 +3,15 @@ package bench
 import "sort"
 
 // Second is one line of the per-second timeline. T counts seconds from the
-// start of the measurement phase; deltas are per second.
+// start of the measurement phase; deltas are per second, except in the last
+// line of a publishing run when Drain is set: what arrived after publishing
+// stopped, over the drain wait (up to --drain, often a few milliseconds), so
+// that the timeline adds up to the totals. It is not a rate: the table labels
+// it and the chart leaves it out.
 type Second struct {
 	Type       string  `json:"type"` // "second"
 	T          int     `json:"t"`
+	Drain      bool    `json:"drain,omitempty"`
 	Sent       uint64  `json:"sent"`
 	Acked      uint64  `json:"acked"`
 	Received   uint64  `json:"received"`
@@ -113,15 +118,19 @@ func (r *Result) merge(o *Result) {
 	} else {
 		r.RecoverySec = max(r.RecoverySec, o.RecoverySec)
 	}
-	byT := map[int]int{}
+	type slot struct {
+		t     int
+		drain bool
+	}
+	byT := map[slot]int{}
 	for i := range r.Timeline {
-		byT[r.Timeline[i].T] = i
+		byT[slot{r.Timeline[i].T, r.Timeline[i].Drain}] = i
 	}
 	for _, s := range o.Timeline {
-		i, ok := byT[s.T]
+		i, ok := byT[slot{s.T, s.Drain}]
 		if !ok {
 			r.Timeline = append(r.Timeline, s)
-			byT[s.T] = len(r.Timeline) - 1
+			byT[slot{s.T, s.Drain}] = len(r.Timeline) - 1
 			continue
 		}
 		d := &r.Timeline[i]
@@ -137,7 +146,15 @@ func (r *Result) merge(o *Result) {
 		d.Connected += s.Connected
 		d.Latency.Add(&s.Latency)
 	}
-	sort.Slice(r.Timeline, func(i, j int) bool { return r.Timeline[i].T < r.Timeline[j].T })
+	// Drain lines last: a worker may have measured one second more than
+	// another, whose drain line then has that second's T.
+	sort.Slice(r.Timeline, func(i, j int) bool {
+		a, b := &r.Timeline[i], &r.Timeline[j]
+		if a.Drain != b.Drain {
+			return b.Drain
+		}
+		return a.T < b.T
+	})
 }
 
 // finish computes the derived figures.

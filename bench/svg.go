@@ -121,12 +121,16 @@ func fmtNum(v float64) string {
 	return fmt.Sprintf("%.3g", v)
 }
 
-// timelineSVG charts delivered msgs/s (or connections) and p99 per second.
+// timelineSVG charts delivered msgs/s (or connections) and p99 per second,
+// at the same t as the table. The drain line is not a second and is left out.
 func timelineSVG(r *Result) []byte {
 	var xs, thr, p99 []float64
 	conn := r.Sent == 0 && r.Received == 0
 	for _, s := range r.Timeline {
-		xs = append(xs, float64(s.T+1))
+		if s.Drain {
+			continue
+		}
+		xs = append(xs, float64(s.T))
 		if conn {
 			thr = append(thr, float64(s.Connected))
 		} else {

@@ -52,7 +52,8 @@ type ListenersConfig struct {
 
 // HTTPConfig is the metrics and health endpoint.
 type HTTPConfig struct {
-	Addr string `toml:"addr"` // default "127.0.0.1:9883"; serves /metrics and /healthz; "" disables
+	Addr           string `toml:"addr"`            // default "127.0.0.1:9883"; serves /metrics and /healthz; "" disables
+	MaxConnections int    `toml:"max_connections"` // concurrent HTTP connections; more are closed at accept and counted; default 256
 }
 
 // EngineConfig shapes the gnet event loops.
@@ -79,6 +80,8 @@ type LimitsConfig struct {
 	MaxOutboundBytes   int      `toml:"max_outbound_bytes"`   // queued outbound bytes per connection before the slow-consumer policy applies
 	SlowConsumerPolicy string   `toml:"slow_consumer_policy"` // "backpressure" (default, lossless), "drop", "disconnect"
 	RetryInterval      Duration `toml:"retry_interval"`       // 0 = resend unacknowledged QoS 1/2 only on session resume (as MQTT 5 requires)
+	MaxSubscriptions   int      `toml:"max_subscriptions"`    // subscriptions per session; more are refused in SUBACK (v5 0x97, v3 0x80); 0 = no cap
+	MaxTLSHandshakes   int      `toml:"max_tls_handshakes"`   // TLS handshakes in progress; more are closed at accept and counted; 0 = 256 x GOMAXPROCS
 }
 
 // SessionConfig governs persistent sessions.
@@ -111,7 +114,7 @@ type LogConfig struct {
 func Default() Config {
 	return Config{
 		Listeners: ListenersConfig{TCP: ":1883", WS: ":8083", WSPath: "/mqtt"},
-		HTTP:      HTTPConfig{Addr: "127.0.0.1:9883"},
+		HTTP:      HTTPConfig{Addr: "127.0.0.1:9883", MaxConnections: 256},
 		Engine: EngineConfig{
 			ReusePort:         true,
 			MaxPacketsPerWake: 64,
@@ -128,6 +131,7 @@ func Default() Config {
 			TopicAliasMaximum:  16,
 			MaxOutboundBytes:   1 << 20,
 			SlowConsumerPolicy: "backpressure",
+			MaxSubscriptions:   1000,
 		},
 		Session: SessionConfig{
 			MaxSessionExpiry:   Duration(24 * time.Hour),
@@ -214,6 +218,9 @@ func (c *Config) Validate() error {
 	if c.Limits.ReceiveMaximum < 1 || c.Limits.ReceiveMaximum > 65535 {
 		bad("limits.receive_maximum", "must be between 1 and 65535, got %d", c.Limits.ReceiveMaximum)
 	}
+	if c.Limits.MaxSubscriptions < 0 {
+		bad("limits.max_subscriptions", "must be >= 0 (0 = no cap), got %d", c.Limits.MaxSubscriptions)
+	}
 	if c.Limits.MaxInflight < 1 || c.Limits.MaxInflight > 65535 {
 		bad("limits.max_inflight", "must be between 1 and 65535, got %d", c.Limits.MaxInflight)
 	}
@@ -230,6 +237,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.RetryInterval.D() < 0 {
 		bad("limits.retry_interval", "must be >= 0")
+	}
+	if c.Limits.MaxTLSHandshakes < 0 {
+		bad("limits.max_tls_handshakes", "must be >= 0, got %d", c.Limits.MaxTLSHandshakes)
+	}
+	if c.HTTP.Addr != "" && c.HTTP.MaxConnections < 1 {
+		bad("http.max_connections", "must be >= 1, got %d", c.HTTP.MaxConnections)
 	}
 	if c.Session.MaxSessionExpiry.D() < 0 {
 		bad("session.max_session_expiry", "must be >= 0")

@@ -158,7 +158,7 @@ func (s *docScanner) header(kind unstable.Kind, parts []string, line int, root r
 	path := strings.Join(parts, ".")
 	t, ok := walk(root, parts)
 	if !ok {
-		s.fail(line, "", "unknown table %q", path)
+		s.fail(line, "", "unknown table %q%s", path, didYouMean(suggestKey(root, parts)))
 		return nil, path
 	}
 	if kind == unstable.ArrayTable {
@@ -188,7 +188,11 @@ func (s *docScanner) keyValue(kv *unstable.Node, t reflect.Type, prefix string) 
 	full := joinKey(prefix, strings.Join(parts, "."))
 	ft, ok := walk(t, parts)
 	if !ok {
-		s.fail(line, "", "unknown key %q", full)
+		hint := ""
+		if near := suggestKey(t, parts); near != "" {
+			hint = didYouMean(joinKey(prefix, near))
+		}
+		s.fail(line, "", "unknown key %q%s", full, hint)
 		return
 	}
 	if first, dup := s.ix.keys[full]; dup {

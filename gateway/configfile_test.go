@@ -88,6 +88,12 @@ func TestParseConfigErrors(t *testing.T) {
 			want: "config.toml:2: listeners.tcp: no listener configured (set at least one of tcp, ws, tls)",
 		},
 		{
+			name: "validation/http and tls bounds",
+			doc:  "[http]\nmax_connections = 0\n[limits]\nmax_tls_handshakes = -1\n",
+			want: "config.toml:2: http.max_connections: must be >= 1, got 0\n" +
+				"config.toml:4: limits.max_tls_handshakes: must be >= 0, got -1",
+		},
+		{
 			name: "validation/tls needs files",
 			doc:  "[listeners]\ntls = \":8883\"\n",
 			want: "config.toml:2: listeners.tls: the TLS listener needs tls_cert and tls_key",
@@ -95,12 +101,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{
 			name: "unknown key",
 			doc:  "[engine]\nloops = 1\n\n\n\n\nloopz = 2\n",
-			want: `config.toml:7: unknown key "engine.loopz"`,
+			want: `config.toml:7: unknown key "engine.loopz" (did you mean engine.loops?)`,
 		},
 		{
 			name: "unknown key/dotted at root",
 			doc:  "engine.loopz = 2\n",
-			want: `config.toml:1: unknown key "engine.loopz"`,
+			want: `config.toml:1: unknown key "engine.loopz" (did you mean engine.loops?)`,
 		},
 		{
 			name: "unknown key/top level",
@@ -110,7 +116,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{
 			name: "unknown key/in inline table",
 			doc:  "limits = { max_inflight = 3, max_packet_sizes = 1 }\n",
-			want: `config.toml:1: unknown key "limits.max_packet_sizes"`,
+			want: `config.toml:1: unknown key "limits.max_packet_sizes" (did you mean limits.max_packet_size?)`,
 		},
 		{
 			name: "unknown key/several",
@@ -125,7 +131,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{
 			name: "unknown table",
 			doc:  "[engine]\nloops = 1\n[enginez]\nloops = 2\n",
-			want: `config.toml:3: unknown table "enginez"`,
+			want: `config.toml:3: unknown table "enginez" (did you mean engine?)`,
 		},
 		{
 			name: "type/string for integer",
@@ -351,4 +357,29 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("ParseConfig accepted a config that does not validate: %v", verr)
 		}
 	})
+}
+
+// TestUnknownKeyDidYouMean: an unknown key or table names the known one
+// nearest to it by edit distance, where one is near, in the same table.
+func TestUnknownKeyDidYouMean(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{"[http]\nadress = \"127.0.0.1:9883\"\n", `config.toml:2: unknown key "http.adress" (did you mean http.addr?)`},
+		{"htp.addr = \"\"\n", `config.toml:1: unknown key "htp.addr" (did you mean http.addr?)`},
+		{"htp.adress = \"\"\n", `config.toml:1: unknown key "htp.adress" (did you mean http.addr?)`},
+		{"[limits]\nmax_inflite = 3\n", `config.toml:2: unknown key "limits.max_inflite" (did you mean limits.max_inflight?)`},
+		{"[ebgine]\n", `config.toml:1: unknown table "ebgine" (did you mean engine?)`},
+		{"[logging]\n", `config.toml:1: unknown table "logging" (did you mean log?)`},
+		// Nothing near: no guess.
+		{"nope = 1\n", `config.toml:1: unknown key "nope"`},
+		{"tcp = \":1883\"\n", `config.toml:1: unknown key "tcp"`},
+		{"[server]\n", `config.toml:1: unknown table "server"`},
+		{"[limits]\nx = 1\n", `config.toml:2: unknown key "limits.x"`},
+		{"\"\" = 1\n", `config.toml:1: unknown key ""`},
+		{"[engine]\nloops.x = 1\n", `config.toml:2: unknown key "engine.loops.x"`},
+	} {
+		_, err := ParseConfig([]byte(tc.doc), "config.toml")
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q:\n got %v\nwant %s", tc.doc, err, tc.want)
+		}
+	}
 }

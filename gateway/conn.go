@@ -38,10 +38,13 @@ type conn struct {
 	reason     closeReason
 	dirty      bool
 	paused     bool   // v3: decoding stopped while receive_maximum acks are withheld
+	stalled    bool   // listed in loop.stalled: decoding stops while its replies are over budget (replybound.go)
 	closed     bool   // OnClose ran
 	detached   bool   // session handling for the close is done
 	reading    bool   // inside read (framing loop) for this connection
 	ws         bool   // arrived on the WebSocket listener (state in loop.ws)
+	pumping    bool   // listed in loop.pump (queued messages wait for output budget)
+	bridge     bool   // CONNECT level 0x83/0x84: its subscriptions are no-local, retain-as-published (subscribe.go)
 	keepAlive  uint16 // negotiated keep alive, seconds; 0 = none
 }
 
@@ -50,9 +53,17 @@ type conn struct {
 func (c *conn) kaNanos() int64 { return int64(c.keepAlive) * 1_500_000_000 }
 
 // o returns c's pending-write buffer, taking one from the loop's pool.
+//
+// The buffer's Limit is what is left of limits.max_outbound_bytes after what
+// gnet still holds for c: the session queues messages past it (see pump.go).
 func (c *conn) o() *session.Out {
 	if c.out == nil {
 		c.out = c.l.getOut()
+		room := c.l.g.cfg.Limits.MaxOutboundBytes
+		if !c.closed {
+			room -= c.gc.OutboundBuffered()
+		}
+		c.out.Limit = max(1, room)
 	}
 	return c.out
 }
@@ -114,12 +125,13 @@ func (c *conn) read() gnet.Action {
 	case c.state == stClosing || c.closed:
 		_, _ = gc.Discard(-1)
 		return gnet.None
-	case c.state == stWaiting || c.paused:
+	case c.state == stWaiting || c.paused || c.held():
 		// The client is sending (its PINGREQ may be among the bytes we hold
-		// back): a publisher paused by backpressure must not be closed as
+		// back): a publisher paused by backpressure, or a client whose
+		// replies wait unread (replybound.go), must not be closed as
 		// keep-alive timed out.
 		c.lastActive = l.now
-		if gc.InboundBuffered() > 4*l.g.cfg.Limits.MaxPacketSize+l.g.cfg.Engine.ReadBufferSize {
+		if gc.InboundBuffered() > l.inboundBound() {
 			c.kick(0, closeInboundOverflow, nil)
 		}
 		return gnet.None
@@ -137,6 +149,10 @@ func (c *conn) read() gnet.Action {
 	for i := 0; i < l.g.cfg.Engine.MaxPacketsPerWake && !c.closed; i++ {
 		n := gc.InboundBuffered()
 		if n == 0 {
+			return gnet.None
+		}
+		if c.repliesOver() {
+			c.stall() // its requests wait in gnet's buffer until it reads its replies
 			return gnet.None
 		}
 		head, _ := gc.Peek(min(n, mqttcodec.MaxFixedHeader))
@@ -179,10 +195,12 @@ func (c *conn) handle(frame []byte) bool {
 		c.onConnect(frame)
 		return c.state != stConnected
 	}
+	if t == mqttcodec.PUBLISH && l.g.draining.Load() {
+		l.g.m.drainRefused.Inc() // not acknowledged: the publisher resends it elsewhere (drain.go)
+		return false
+	}
 	rec := c.rec
 	st := rec.st
-	inf := st.Inflight()
-	qn, _ := st.Queued()
 	ev, err := st.Handle(frame, &l.scratch, l.now, c.o())
 	if err != nil {
 		c.violation(err)
@@ -210,17 +228,14 @@ func (c *conn) handle(frame []byte) bool {
 	case session.EvUnsubscribe:
 		c.unsubscribe()
 	case session.EvDisconnect:
-		// [MQTT-3.14.4-3] a normal DISCONNECT discards the will; v5 0x04 publishes it.
+		// [MQTT-3.14.4-3] only a normal DISCONNECT (0x00) discards the will;
+		// v5 0x04 and every error reason code publish it [MQTT-3.1.2-8].
 		c.reason = closeClient
 		c.state = stClosing
 		c.logClose(closeClient, ev.Reason, nil)
-		c.detach(ev.Reason == mqttcodec.DisconnectWithWill, false)
+		c.detach(ev.Reason != mqttcodec.Success, false)
 		c.closeSocket()
 	}
-	inf2 := st.Inflight()
-	qn2, _ := st.Queued()
-	l.st.inflight += int64(inf2 - inf)
-	l.st.queued += int64(qn2 - qn)
 	c.settle()
 	return c.state != stConnected || c.paused
 }
@@ -228,6 +243,7 @@ func (c *conn) handle(frame []byte) bool {
 // settle schedules a flush when c has pending bytes, or returns an unused
 // write buffer to the pool (idle connections hold none).
 func (c *conn) settle() {
+	c.wantPump()
 	if c.pending() > 0 {
 		c.markDirty()
 	} else if c.out != nil && !c.dirty {
@@ -250,6 +266,10 @@ func (c *conn) flush() {
 	if o == nil {
 		return
 	}
+	// o is flush's from here on: a failed write closes c synchronously
+	// (gnet runs OnClose inside Writev), and onClose must not return o to
+	// the pool too, or two connections would later share one buffer.
+	c.out = nil
 	l := c.l
 	if !c.closed {
 		l.st.bytesOut += uint64(o.Bytes)
@@ -263,7 +283,6 @@ func (c *conn) flush() {
 			iov = iov[k:]
 		}
 	}
-	c.out = nil
 	l.putOut(o)
 	if c.rec != nil && c.rec.has(recInCong) && c.rec.conn == c {
 		l.checkDrained(c.rec)

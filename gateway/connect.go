@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"edgegw/mqttcodec"
+	"edgegw/router"
 	"edgegw/session"
 )
 
@@ -49,6 +50,7 @@ func (c *conn) onConnect(frame []byte) {
 		return
 	}
 	c.version = pr.Version
+	c.bridge = pr.Bridge
 	c.keepAlive = pr.KeepAlive
 	c.wheelAt = 0 // it held the open time; from now on it is the wheel's
 	// The request lives in the loop's scratch: a new session is attached
@@ -130,18 +132,39 @@ func (l *loop) takeover(req *takeoverReq) {
 		rec.ext().early = append(rec.ext().early, inItem{kind: inTakeover, req: req}) // state still on its way here
 		return
 	}
+	st := rec.st
+	// The session ends here when the new connection starts clean or the
+	// old one asked for none to be kept (expiry 0: v5 Session Expiry 0, or
+	// a v3.1.1 clean session) [MQTT-3.1.2-4] [MQTT-3.1.2-6]; otherwise the
+	// new connection resumes it.
+	ends := req.pr.CleanStart || st.Expiry == 0
+	var will *session.Will // the old connection's will, due now
 	if old := rec.conn; old != nil {
+		w := st.Will
 		old.kick(mqttcodec.SessionTakenOver, closeTakeover, nil)
+		// The old network connection closed: its will is published unless
+		// the session goes on and the will waits for its delay, which the
+		// new connection then cancels [MQTT-3.1.3-9] (v5 section 3.1.3.2.2:
+		// a session that ends publishes the will at once).
+		if w != nil && (w.Delay == 0 || ends) {
+			will = w
+		}
 	}
-	// A new connection before the will delay passed cancels the will
-	// [MQTT-3.1.3-9]; the session no longer expires.
 	if rec.x != nil {
+		// A delayed will of an earlier connection: cancelled by a new
+		// connection to the same session [MQTT-3.1.3-9], due now when the
+		// session ends. The session no longer expires.
+		if rec.x.will != nil && ends {
+			will = rec.x.will
+		}
 		rec.x.will, rec.x.expireAt = nil, 0
 	}
+	if will != nil {
+		l.publishWill(rec, will)
+	}
 	l.releaseWaiters(rec)
-	st := rec.st
-	req.present = !req.pr.CleanStart
-	if req.pr.CleanStart {
+	req.present = !ends
+	if ends {
 		l.resetSession(rec) // [MQTT-3.1.2-4]
 	}
 	req.st = st
@@ -168,8 +191,6 @@ func (l *loop) attach(req *takeoverReq) {
 		st.SetParams(&req.pr)
 		l.offline(rec, nil)
 	} else {
-		inf := st.Inflight()
-		qn, _ := st.Queued()
 		c.rec = rec
 		rec.conn = c
 		rec.set(recOnline, true)
@@ -178,10 +199,7 @@ func (l *loop) attach(req *takeoverReq) {
 		l.st.pktOut[mqttcodec.CONNACK]++
 		ss := st.Attach(&req.pr, l.now, c.o())
 		l.countSend(ss)
-		l.st.inflight += int64(st.Inflight() - inf)
-		qn2, _ := st.Queued()
-		l.st.queued += int64(qn2 - qn)
-		c.markDirty()
+		c.settle()
 		c.lastActive = l.now
 		if c.keepAlive > 0 {
 			l.wheel.schedule(c, l.now+c.kaNanos())
@@ -216,16 +234,14 @@ func (c *conn) detach(will bool, keep bool) {
 	}
 	rec.conn = nil
 	rec.set(recOnline, false)
+	rec.st.Unlink() // until Detach or the next Attach, deliveries are queued, never written
 	l.releaseWaiters(rec)
+	if keep {
+		return // takeover: it decides about the will (see takeover)
+	}
 	var w *session.Will
 	if will {
 		w = rec.st.Will
-	}
-	if keep {
-		if w != nil && w.Delay == 0 {
-			l.publishWill(rec, w)
-		}
-		return
 	}
 	l.offline(rec, w)
 }
@@ -236,18 +252,15 @@ func (l *loop) offline(rec *sessionRec, w *session.Will) {
 	st := rec.st
 	exp := st.Expiry
 	if exp == 0 {
+		l.endSession(rec)
 		if w != nil {
 			l.publishWill(rec, w)
 		}
-		l.endSession(rec)
 		return
 	}
-	qn, _ := st.Queued()
-	if d := st.Detach(); d > 0 {
-		l.st.dropped[dropOfflineFull] += uint64(d)
-	}
-	qn2, _ := st.Queued()
-	l.st.queued += int64(qn2 - qn)
+	var ss session.SendStats
+	st.Detach(l.now, &ss)
+	l.countSend(ss)
 	x := rec.ext()
 	if exp != 0xFFFFFFFF {
 		x.expireAt = l.now + int64(exp)*1e9
@@ -311,20 +324,78 @@ func (l *loop) endSession(rec *sessionRec) {
 }
 
 // resetSession drops every subscription and message of rec (clean start).
+//
+// A session that ended (rec dead: its handle resolves to nothing any more)
+// and holds more than unsubSlice filters leaves the router in slices, one
+// per wake (l.unsubs), so that ending a huge session does not stall its loop;
+// a session that goes on (clean start on takeover) is cleared at once, since
+// its handle subscribes again.
 func (l *loop) resetSession(rec *sessionRec) {
 	st := rec.st
 	if n := rec.subs.len(); n > 0 {
-		l.g.router.UnsubscribeAll(rec.handle, rec.subs.appendTo(make([][]byte, 0, n)))
+		filters := rec.subs.appendTo(make([][]byte, 0, n))
+		if n > unsubSlice && rec.dead() {
+			l.unsubs = append(l.unsubs, staleSubs{h: rec.handle, filters: filters})
+		} else {
+			l.g.router.UnsubscribeAll(rec.handle, filters)
+		}
 		l.st.subs -= int64(n)
 	}
 	rec.subs = nil
-	qn, _ := st.Queued()
-	l.st.inflight -= int64(st.Inflight())
-	l.st.queued -= int64(qn)
-	st.Reset()
+	var ss session.SendStats
+	st.Reset(&ss)
+	l.countSend(ss)
 }
 
-// publishWill routes a will message (no publisher acknowledgement).
+// unsubSlice is how many filters of an ended session leave the router per
+// wake (about 1 ms of router work).
+const unsubSlice = 1024
+
+// staleSubs are the filters of an ended session still in the router.
+type staleSubs struct {
+	h       router.Subscriber
+	filters [][]byte
+}
+
+// dropStaleSubs removes the next slice of ended sessions' filters.
+func (l *loop) dropStaleSubs() {
+	u := &l.unsubs[0]
+	k := min(unsubSlice, len(u.filters))
+	l.g.router.UnsubscribeAll(u.h, u.filters[:k])
+	clear(u.filters[:k])
+	u.filters = u.filters[k:]
+	if len(u.filters) == 0 {
+		copy(l.unsubs, l.unsubs[1:])
+		l.unsubs[len(l.unsubs)-1] = staleSubs{}
+		l.unsubs = l.unsubs[:len(l.unsubs)-1]
+	}
+}
+
+// publishWill queues a will message for publication at the end of the
+// current wake (see loop.end). A will is never published from inside the
+// code that ends its session (detach, kick, takeover, expiry), which may
+// itself run inside a publish (a subscriber kicked mid fan-out): publish is
+// never re-entered, and the session is offline or gone before its own will
+// reaches it [MQTT-3.1.2-8].
 func (l *loop) publishWill(rec *sessionRec, w *session.Will) {
-	l.publish(w.Msg, rec, nil, 0, 0)
+	l.wills = append(l.wills, pendingWill{rec: rec, msg: w.Message(l.now)})
+}
+
+// pendingWill is a will waiting for the end of the wake; msg is stamped with
+// its expiry at the moment the will became due.
+type pendingWill struct {
+	rec *sessionRec
+	msg *session.Message
+}
+
+// publishWills routes the wills that became due during this wake; wills
+// that their publication makes due (a slow subscriber kicked) follow in the
+// same call.
+func (l *loop) publishWills() {
+	for i := 0; i < len(l.wills); i++ {
+		w := l.wills[i]
+		l.wills[i] = pendingWill{}
+		l.publish(w.msg, w.rec, nil, 0, 0)
+	}
+	l.wills = l.wills[:0]
 }

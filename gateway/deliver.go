@@ -15,8 +15,9 @@ import (
 // own reference during fan-out; the ack goes out when it reaches 0.
 type ackToken struct {
 	pending atomic.Int32
-	l       *loop // the publisher's loop
-	c       *conn // the publisher's connection (on l)
+	l       *loop            // the publisher's loop
+	c       *conn            // the publisher's connection (on l)
+	msg     *session.Message // marked AckHeld until the ack is sent (drain counts by it)
 	qos     byte
 	id      uint16
 }
@@ -39,20 +40,26 @@ func (l *loop) publish(msg *session.Message, from *sessionRec, pub *conn, qos by
 			hash = maphash.String(g.reg.seed, from.id)
 		}
 	}
-	l.matches = g.router.Match(msg.Topic, pubH, hash, l.matches[:0])
+	// The matches are this call's own: the loop's slice is taken, not
+	// shared, for the duration of the fan-out (a publish is never re-entered:
+	// wills wait for the end of the wake, see publishWill; should that ever
+	// change, a nested call would get a slice of its own, not clear ours).
+	matches := g.router.Match(msg.Topic, pubH, hash, l.matches[:0])
+	l.matches = nil
 	canHold := pub != nil && qos > 0 && g.policy == policyBackpressure
 	var tok *ackToken
 	hold := func() *ackToken {
 		if tok == nil {
-			tok = &ackToken{l: l, c: pub, qos: qos, id: id}
+			tok = &ackToken{l: l, c: pub, msg: msg, qos: qos, id: id}
 			tok.pending.Store(1)
+			msg.SetAckHeld(true)
 		}
 		tok.pending.Add(1)
 		return tok
 	}
 	bound := g.cfg.Engine.InboxSize
-	for i := range l.matches {
-		d := &l.matches[i]
+	for i := range matches {
+		d := &matches[i]
 		rec := g.reg.resolve(d.Sub)
 		if rec == nil {
 			l.st.dropped[dropStale]++
@@ -84,7 +91,8 @@ func (l *loop) publish(msg *session.Message, from *sessionRec, pub *conn, qos by
 		}
 		l.send(owner, it)
 	}
-	clear(l.matches)
+	clear(matches)
+	l.matches = matches[:0]
 	if pub == nil || qos == 0 {
 		return
 	}
@@ -144,10 +152,7 @@ func (l *loop) deliverLocal(rec *sessionRec, d session.Delivery) bool {
 	c := rec.conn
 	var ss session.SendStats
 	if c == nil || c.state != stConnected {
-		qn, _ := st.Queued()
-		st.Deliver(d, l.now, nil, &ss)
-		qn2, _ := st.Queued()
-		l.st.queued += int64(qn2 - qn)
+		st.Deliver(d, l.now, nil, &ss) // queued (QoS 1/2) or dropped and counted (QoS 0)
 		l.countSend(ss)
 		return false
 	}
@@ -167,11 +172,7 @@ func (l *loop) deliverLocal(rec *sessionRec, d session.Delivery) bool {
 		}
 	}
 	inf := st.Inflight()
-	qn, _ := st.Queued()
 	st.Deliver(d, l.now, c.o(), &ss)
-	l.st.inflight += int64(st.Inflight() - inf)
-	qn2, _ := st.Queued()
-	l.st.queued += int64(qn2 - qn)
 	l.countSend(ss)
 	c.settle()
 	if inf == 0 && st.Inflight() > 0 {
@@ -190,8 +191,12 @@ func (l *loop) deliverLocal(rec *sessionRec, d session.Delivery) bool {
 	return false
 }
 
-// countSend folds a session's SendStats into the loop's counters.
+// countSend folds a session's SendStats into the loop's counters and the
+// inflight and queued gauges: every path that changes a session's messages
+// reports through here (session.SendStats.DInflight, DQueued).
 func (l *loop) countSend(ss session.SendStats) {
+	l.st.inflight += int64(ss.DInflight)
+	l.st.queued += int64(ss.DQueued)
 	l.st.delivered += uint64(ss.Sent)
 	l.st.pktOut[mqttcodec.PUBLISH] += uint64(ss.Sent)
 	l.st.dropped[dropExpired] += uint64(ss.Expired)
@@ -216,9 +221,12 @@ func (l *loop) release(t *ackToken) {
 func (l *loop) sendAck(t *ackToken) {
 	c := t.c
 	c.withheld--
-	if c.closed || c.state != stConnected || c.rec == nil || c.rec.st == nil {
-		return // the publisher reconnects and resends [MQTT-4.4.0-1]
+	if c.closed || c.state != stConnected || c.rec == nil || c.rec.st == nil || l.g.draining.Load() {
+		// The publisher reconnects and resends [MQTT-4.4.0-1]; a draining
+		// gateway acknowledges nothing more (drain.go).
+		return
 	}
+	t.msg.SetAckHeld(false)
 	st := c.rec.st
 	st.AckPublish(t.qos, t.id, c.o())
 	l.countAck(t.qos)

@@ -51,8 +51,12 @@ type Gateway struct {
 	userTimeoutMs int            // TCP_USER_TIMEOUT for client sockets: 2 x engine.tcp_keepalive; 0 = none
 	sticky        bool           // router.shared_strategy = "sticky": Match needs the publisher's hash
 	wsPort        int            // port of the WebSocket listener (0 = none)
-	draining      atomic.Bool
+	draining      atomic.Bool    // Shutdown began: no PUBLISH is read, no acknowledgement sent
+	drain         drainCtl       // Shutdown's phases and what it could not deliver (drain.go)
+	reclaimStop   chan struct{}  // closed by Shutdown: ends reclaimLoop (reclaim.go)
 	started       atomic.Bool
+	purging       atomic.Bool  // a retained-expiry sweep is running (see purgeRetained)
+	purgeAt       atomic.Int64 // unix nanos of the last sweep's start
 	idSeq         atomic.Uint64
 	idSalt        string
 }
@@ -73,7 +77,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{cfg: cfg, log: log, reg: newRegistry(), booted: make(chan struct{}), done: make(chan error, 1), addrs: map[string]string{}}
+	g := &Gateway{cfg: cfg, log: log, reg: newRegistry(), booted: make(chan struct{}), done: make(chan error, 1), reclaimStop: make(chan struct{}), addrs: map[string]string{}}
 	g.router = router.New(router.Config{
 		SharedStrategy:      cfg.Router.SharedStrategy,
 		RetainedMaxMessages: cfg.Router.RetainedMaxMessages,
@@ -193,7 +197,8 @@ func (g *Gateway) Start() error {
 	}
 	if ka := g.cfg.Engine.TCPKeepAlive.D(); ka > 0 {
 		// Set on the listening sockets; Linux hands them on to every accepted
-		// socket, so this costs no system call per connection.
+		// socket, so this costs no system call per connection (keepalive.go
+		// covers those accepted before gnet has set them).
 		opts = append(opts, gnet.WithTCPKeepAlive(ka), gnet.WithTCPKeepInterval(keepAliveInterval(ka)),
 			gnet.WithTCPKeepCount(keepAliveProbes))
 	}
@@ -204,6 +209,7 @@ func (g *Gateway) Start() error {
 		if g.tls != nil {
 			go g.tls.serve()
 		}
+		go g.reclaimLoop(g.reclaimStop)
 		return nil
 	case err := <-g.done:
 		g.done <- err

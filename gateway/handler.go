@@ -53,6 +53,11 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		// creates its listening sockets itself (one per loop), so it is set
 		// on each accepted socket: one system call per connection.
 		_ = unix.SetsockoptInt(gc.Fd(), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms)
+		// The keepalive options come from the listener, except on sockets
+		// accepted while gnet was still setting up its listeners.
+		if a, ok := gc.LocalAddr().(*net.TCPAddr); ok {
+			l.ka.ensure(gc.Fd(), a.Port, keepAliveFor(g.cfg.Engine.TCPKeepAlive.D()))
+		}
 	}
 	l.begin()
 	c := &conn{gc: gc, l: l, lastActive: l.now}
@@ -100,5 +105,6 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	for _, l := range h.g.allLoops() {
 		postNow(l, inItem{kind: inTick})
 	}
+	h.g.purgeRetained(time.Now().UnixNano())
 	return h.g.cfg.Engine.TickInterval.D(), gnet.None
 }

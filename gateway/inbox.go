@@ -20,6 +20,7 @@ const (
 	inRetry                  // the claimed session ended before the takeover: redo the CONNECT lookup
 	inTick                   // timer tick
 	inDrain                  // graceful shutdown
+	inPump                   // this loop's own wake-up to send more queued messages (pumpQueues)
 )
 
 // inItem is one unit of cross-loop work.

@@ -25,6 +25,10 @@ type loop struct {
 	remote  []*loop
 	outbox  map[*loop]*outbox // per target loop, this wake's items
 	acks    []*ackToken       // released parked acks to send at the end of the wake
+	wills   []pendingWill     // wills due, published at the end of the wake (publishWills)
+	pump    []*conn           // connections whose queue waits for output budget (pumpQueues)
+	pumpAt  bool              // an inPump item is on its way to this loop
+	unsubs  []staleSubs       // ended sessions' filters still to remove from the router (dropStaleSubs)
 	matches []router.Delivery
 	scratch session.Scratch
 	connect mqttcodec.Connect
@@ -33,6 +37,7 @@ type loop struct {
 	wheel   wheel
 	conns   connList      // every open connection, for drain (index in conn.slot)
 	cong    []*sessionRec // subscribers holding parked acks
+	stalled []*conn       // connections not read while their replies are over budget (replybound.go)
 	// connecting holds connections in open order for the CONNECT timeout:
 	// one timeout for all, so a FIFO (8 bytes per pending connection,
 	// emptied at each tick) does what the wheel would.
@@ -42,6 +47,9 @@ type loop struct {
 	ws         map[*conn]*wsConn // WebSocket state of this loop's ws connections
 	wsIov      [][]byte          // scratch: frame header + segments of one ws flush
 	st         loopStats
+	drainPhase int32 // the last drain phase this loop applied (drain.go)
+
+	ka keepAliveCheck // listeners whose keepalive options reached this loop's sockets (keepalive.go)
 }
 
 func newLoop(g *Gateway, el gnet.EventLoop, idx int) *loop {
@@ -67,7 +75,11 @@ func (l *loop) end() {
 		l.depth--
 		return
 	}
-	for len(l.acks) > 0 || len(l.dirty) > 0 {
+	if len(l.pump) > 0 {
+		l.pumpQueues()
+	}
+	for len(l.wills) > 0 || len(l.acks) > 0 || len(l.dirty) > 0 {
+		l.publishWills()
 		for i := 0; i < len(l.acks); i++ {
 			l.sendAck(l.acks[i])
 			l.acks[i] = nil
@@ -80,6 +92,13 @@ func (l *loop) end() {
 			c.flush()
 		}
 		l.dirty = l.dirty[:0]
+	}
+	if len(l.unsubs) > 0 {
+		l.dropStaleSubs()
+	}
+	if (len(l.unsubs) > 0 || len(l.pump) > 0 && l.pumpReady()) && !l.pumpAt {
+		l.pumpAt = true
+		l.send(l, inItem{kind: inPump}) // come back soon: a wake of its own
 	}
 	l.wakeRemote()
 	if cap(l.arena) > 1<<20 {
@@ -107,6 +126,8 @@ func (l *loop) process(it *inItem) {
 		l.tick()
 	case inDrain:
 		l.drain()
+	case inPump:
+		l.pumpAt = false
 	}
 }
 
@@ -119,6 +140,10 @@ func (l *loop) tick() {
 		if rec := l.cong[i]; l.checkDrained(rec) {
 			i--
 		}
+	}
+	l.resumeStalled()
+	if l.drainPhase == drainSettle {
+		l.closeDelivered()
 	}
 	l.st.fold(l.g.m)
 }

@@ -80,6 +80,19 @@ var dropLabels = [numDropReasons]string{
 	"inbox_full", "stale_subscriber", "retained_refused",
 }
 
+// drainReason labels edgegw_drain_undelivered_total: where an acknowledged
+// message was when a drain ended without delivering it (drain.go).
+type drainReason uint8
+
+const (
+	undeliveredQueued   drainReason = iota // queued for a connected subscriber, never sent
+	undeliveredInflight                    // sent to a connected subscriber, its PUBACK/PUBREC never came
+	undeliveredOffline                     // held for an offline session: lost at exit, nothing persists
+	numDrainReasons
+)
+
+var drainLabels = [numDrainReasons]string{"queued", "inflight", "offline"}
+
 // metricSet holds every metric of one Gateway in its own VictoriaMetrics Set
 // (several gateways may live in one process, e.g. in tests).
 type metricSet struct {
@@ -91,18 +104,31 @@ type metricSet struct {
 	queued      atomic.Int64
 	subscribers atomic.Int64 // subscriptions held by sessions
 
-	opened    *metrics.Counter
-	closed    [numCloseReasons]*metrics.Counter
-	dropped   [numDropReasons]*metrics.Counter
-	pktIn     [16]*metrics.Counter
-	pktOut    [16]*metrics.Counter
-	bytesIn   *metrics.Counter
-	bytesOut  *metrics.Counter
-	published *metrics.Counter
-	delivered *metrics.Counter
-	parked    *metrics.Counter // publisher acks withheld by backpressure
-	paused    *metrics.Counter // v3 publishers whose reading was paused
-	logLost   *metrics.Counter // log records dropped: the log writer fell behind
+	opened     *metrics.Counter
+	closed     [numCloseReasons]*metrics.Counter
+	dropped    [numDropReasons]*metrics.Counter
+	pktIn      [16]*metrics.Counter
+	pktOut     [16]*metrics.Counter
+	bytesIn    *metrics.Counter
+	bytesOut   *metrics.Counter
+	published  *metrics.Counter
+	delivered  *metrics.Counter
+	parked     *metrics.Counter // publisher acks withheld by backpressure
+	paused     *metrics.Counter // v3 publishers whose reading was paused
+	stalled    *metrics.Counter // clients not read while their replies were over budget (replybound.go)
+	subRefused *metrics.Counter // subscriptions refused by limits.max_subscriptions
+	logLost    *metrics.Counter // log records dropped: the log writer fell behind
+
+	tlsHandshakes atomic.Int64     // TLS handshakes in progress (tls.go)
+	tlsRefused    *metrics.Counter // TLS connections closed at accept: limits.max_tls_handshakes in progress
+	tlsTimeout    *metrics.Counter // TLS handshakes not done within limits.connect_timeout
+	tlsFailed     *metrics.Counter // TLS handshakes that failed otherwise
+	httpConns     atomic.Int64     // open HTTP connections (http.go)
+	httpRefused   *metrics.Counter // HTTP connections closed at accept: http.max_connections open
+
+	undelivered  [numDrainReasons]*metrics.Counter // acknowledged messages a drain could not deliver (drain.go)
+	drainRefused *metrics.Counter                  // PUBLISH packets ignored (not acknowledged) while draining
+	reclaims     *metrics.Counter                  // memory given back to the OS after connection churn (reclaim.go)
 }
 
 func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedBytes int64)) *metricSet {
@@ -125,7 +151,18 @@ func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedB
 	m.delivered = s.NewCounter("edgegw_messages_delivered_total")
 	m.parked = s.NewCounter("edgegw_backpressure_acks_withheld_total")
 	m.paused = s.NewCounter("edgegw_backpressure_publishers_paused_total")
+	m.stalled = s.NewCounter("edgegw_reads_stalled_total")
+	m.subRefused = s.NewCounter("edgegw_subscribe_refused_total")
 	m.logLost = s.NewCounter("edgegw_log_dropped_total")
+	m.tlsRefused = s.NewCounter("edgegw_tls_handshakes_refused_total")
+	m.tlsTimeout = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="timeout"}`)
+	m.tlsFailed = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="error"}`)
+	m.httpRefused = s.NewCounter("edgegw_http_connections_refused_total")
+	for i := range m.undelivered {
+		m.undelivered[i] = s.NewCounter(`edgegw_drain_undelivered_total{reason="` + drainLabels[i] + `"}`)
+	}
+	m.drainRefused = s.NewCounter("edgegw_drain_publish_ignored_total")
+	m.reclaims = s.NewCounter("edgegw_memory_reclaims_total")
 	gauge := func(name string, a *atomic.Int64) {
 		s.NewGauge(name, func() float64 { return float64(a.Load()) })
 	}
@@ -134,6 +171,8 @@ func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedB
 	gauge("edgegw_inflight", &m.inflight)
 	gauge("edgegw_queued_messages", &m.queued)
 	gauge("edgegw_subscriptions", &m.subscribers)
+	gauge("edgegw_tls_handshakes", &m.tlsHandshakes)
+	gauge("edgegw_http_connections", &m.httpConns)
 	rs := func(pick func(a, b, c, d, e int64) int64) func() float64 {
 		return func() float64 { return float64(pick(routerStats())) }
 	}
@@ -148,20 +187,22 @@ func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedB
 // loopStats are a loop's counters, bumped on the hot path without atomics
 // and folded into the metric set once per tick (and at shutdown).
 type loopStats struct {
-	opened    uint64
-	closed    [numCloseReasons]uint64
-	dropped   [numDropReasons]uint64
-	pktIn     [16]uint64
-	pktOut    [16]uint64
-	bytesIn   uint64
-	bytesOut  uint64
-	published uint64
-	delivered uint64
-	parked    uint64
-	paused    uint64
-	inflight  int64 // deltas of the gauges
-	queued    int64
-	subs      int64
+	opened     uint64
+	closed     [numCloseReasons]uint64
+	dropped    [numDropReasons]uint64
+	pktIn      [16]uint64
+	pktOut     [16]uint64
+	bytesIn    uint64
+	bytesOut   uint64
+	published  uint64
+	delivered  uint64
+	parked     uint64
+	paused     uint64
+	stalled    uint64
+	subRefused uint64
+	inflight   int64 // deltas of the gauges
+	queued     int64
+	subs       int64
 }
 
 // fold adds s to m and zeroes s. Loop-only (s); m is safe for concurrent use.
@@ -189,6 +230,8 @@ func (s *loopStats) fold(m *metricSet) {
 	add(m.delivered, &s.delivered)
 	add(m.parked, &s.parked)
 	add(m.paused, &s.paused)
+	add(m.stalled, &s.stalled)
+	add(m.subRefused, &s.subRefused)
 	m.inflight.Add(s.inflight)
 	m.queued.Add(s.queued)
 	m.subscribers.Add(s.subs)
@@ -201,3 +244,54 @@ func (m *metricSet) counterValue(name string) uint64 {
 }
 
 func hexByte(b byte) string { return "0x" + strconv.FormatUint(uint64(b), 16) }
+
+// metricMeta is the # TYPE and # HELP of one metric family on /metrics.
+type metricMeta struct {
+	typ  string // "counter" or "gauge"
+	help string // what it counts, and its labels
+}
+
+// metricHelp documents every family /metrics writes (the README's "Metrics"
+// table lists the same). A family missing here is written as "untyped" with
+// its name as help, and TestMetricsMetadata fails. Read-only.
+var metricHelp = map[string]metricMeta{
+	"edgegw_connections_opened_total":             {"counter", "Client connections accepted on every listener (TCP, WebSocket, TLS), refused ones included."},
+	"edgegw_connections_closed_total":             {"counter", "Client connections closed, by reason (client_disconnect, network, connect_timeout, keepalive_timeout, protocol_error, malformed_packet, packet_too_large, receive_maximum_exceeded, violation, connect_refused, session_taken_over, slow_consumer, shutdown, inbound_overflow, connection_limit)."},
+	"edgegw_dropped_total":                        {"counter", "Messages not delivered to a subscriber, by reason (slow_consumer, expired, packet_too_large, offline_queue_full, offline_qos0, inbox_full, stale_subscriber, retained_refused)."},
+	"edgegw_packets_received_total":               {"counter", "MQTT packets received from clients, by packet type."},
+	"edgegw_packets_sent_total":                   {"counter", "MQTT packets sent to clients, by packet type."},
+	"edgegw_bytes_received_total":                 {"counter", "Bytes received from clients (MQTT packets; WebSocket frames on the ws listener)."},
+	"edgegw_bytes_sent_total":                     {"counter", "MQTT bytes sent to clients."},
+	"edgegw_messages_published_total":             {"counter", "PUBLISH messages routed: from clients and wills."},
+	"edgegw_messages_delivered_total":             {"counter", "PUBLISH messages sent to subscribers."},
+	"edgegw_backpressure_acks_withheld_total":     {"counter", "Publisher acknowledgements withheld until a congested subscriber drained (slow_consumer_policy = backpressure)."},
+	"edgegw_backpressure_publishers_paused_total": {"counter", "MQTT 3 publishers whose reading was paused by backpressure."},
+	"edgegw_subscribe_refused_total":              {"counter", "Subscriptions refused because the session holds limits.max_subscriptions (SUBACK 0x97; v3 0x80)."},
+	"edgegw_reads_stalled_total":                  {"counter", "Times a client's input stopped being decoded because the replies written for it and not yet read passed limits.max_outbound_bytes."},
+	"edgegw_drain_undelivered_total":              {"counter", "Acknowledged messages a drain ended without delivering, by where they were (queued, inflight, offline)."},
+	"edgegw_drain_publish_ignored_total":          {"counter", "PUBLISH packets ignored (not acknowledged) while draining."},
+	"edgegw_memory_reclaims_total":                {"counter", "Times memory was given back to the OS after connection churn."},
+	"edgegw_log_dropped_total":                    {"counter", "Log records dropped because the log writer fell behind."},
+	"edgegw_tls_handshakes_refused_total":         {"counter", "TLS connections closed at accept because limits.max_tls_handshakes handshakes were in progress."},
+	"edgegw_tls_handshakes_failed_total":          {"counter", "TLS handshakes that failed, by reason (timeout: not done within limits.connect_timeout; error: anything else)."},
+	"edgegw_http_connections_refused_total":       {"counter", "HTTP connections to /metrics and /healthz closed at accept because http.max_connections were open."},
+	"edgegw_connections":                          {"gauge", "Client connections open now."},
+	"edgegw_sessions":                             {"gauge", "Sessions held: connected clients and persistent offline sessions."},
+	"edgegw_inflight":                             {"gauge", "Outbound QoS 1 and 2 messages sent and not yet acknowledged, all sessions."},
+	"edgegw_queued_messages":                      {"gauge", "Messages queued for sessions and not yet sent (online and offline queues)."},
+	"edgegw_subscriptions":                        {"gauge", "Subscriptions held by sessions."},
+	"edgegw_tls_handshakes":                       {"gauge", "TLS handshakes in progress."},
+	"edgegw_http_connections":                     {"gauge", "HTTP connections to /metrics and /healthz open now."},
+	"edgegw_router_subscriptions":                 {"gauge", "Subscriptions in the router: non-shared ones plus $share group memberships."},
+	"edgegw_router_filters":                       {"gauge", "Distinct non-shared topic filters with at least one subscriber."},
+	"edgegw_router_shared_groups":                 {"gauge", "Distinct ($share group, filter) pairs."},
+	"edgegw_retained_messages":                    {"gauge", "Messages in the retained store."},
+	"edgegw_retained_bytes":                       {"gauge", "Topic, payload and property bytes in the retained store."},
+	"process_max_fds":                             {"gauge", "Soft open-file limit of the process (it caps connections)."},
+	"process_resident_memory_bytes":               {"gauge", "Resident memory of the process, by kind (anon, file), from /proc/self/status."},
+	"go_memory_bytes":                             {"gauge", "Memory mapped by the Go runtime, by class (heap_objects, heap_unused, heap_free, heap_released, stacks, metadata, total)."},
+	"go_gc_heap_goal_bytes":                       {"gauge", "Heap size at which the next garbage collection starts."},
+	"go_gc_heap_live_bytes":                       {"gauge", "Heap bytes marked live by the last garbage collection."},
+	"go_gc_cycles_total":                          {"counter", "Garbage collection cycles completed."},
+	"go_goroutines":                               {"gauge", "Goroutines alive."},
+}

@@ -55,6 +55,23 @@ func (s *subList) remove(f []byte) bool {
 	return false
 }
 
+// has reports whether filter f is recorded.
+func (s *subList) has(f []byte) bool {
+	if s == nil {
+		return false
+	}
+	if s.many != nil {
+		_, ok := s.many[string(f)]
+		return ok
+	}
+	for _, x := range s.few {
+		if x == string(f) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *subList) len() int {
 	if s == nil {
 		return 0

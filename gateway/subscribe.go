@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"time"
 
 	"edgegw/mqttcodec"
 	"edgegw/router"
@@ -11,6 +12,14 @@ import (
 // subscribe applies the decoded SUBSCRIBE: one router call per filter, a
 // SUBACK with per-filter reason codes, then retained messages per retain
 // handling [MQTT-3.3.1-9..11]. It returns false when it closed c.
+//
+// Retained messages go through the session like any delivery, within the
+// connection's output budget: what does not fit waits in the session's queue
+// and follows as the socket drains (pump.go), so one SUBSCRIBE matching a
+// large retained store neither buffers it all nor stalls the loop. A filter
+// that appears more than once in one SUBSCRIBE gets its retained messages
+// once (the last occurrence's options apply, as the later subscription
+// replaces the earlier [MQTT-3.8.4-3]).
 func (c *conn) subscribe() bool {
 	l := c.l
 	g := l.g
@@ -28,9 +37,25 @@ func (c *conn) subscribe() bool {
 	}
 	var rr [8]retainedReq
 	want := rr[:0]
+	maxSubs := g.cfg.Limits.MaxSubscriptions
 	for i := range s.Filters {
 		f := &s.Filters[i]
+		if maxSubs > 0 && rec.subs.len() >= maxSubs && !rec.subs.has(f.Filter) {
+			// A new filter past the cap; replacing an existing one is fine.
+			l.st.subRefused++
+			rc := byte(mqttcodec.QuotaExceeded)
+			if c.version != mqttcodec.V5 {
+				rc = 0x80 // [MQTT-3.9.3] failure
+			}
+			reasons = append(reasons, rc)
+			continue
+		}
 		o := router.SubOptions{QoS: f.QoS, NoLocal: f.NoLocal, RetainAsPublished: f.RetainAsPublished, RetainHandling: f.RetainHandling, SubID: subID}
+		if c.bridge && !mqttcodec.IsShared(f.Filter) {
+			// What the bridge bit asks for (mqttcodec.BridgeBit): never echo
+			// the bridge's own messages back to it, keep their retain flag.
+			o.NoLocal, o.RetainAsPublished = true, true
+		}
 		existed, err := g.router.Subscribe(rec.handle, f.Filter, o)
 		if err != nil {
 			if errors.Is(err, router.ErrShareNoLocal) {
@@ -52,6 +77,12 @@ func (c *conn) subscribe() bool {
 			l.st.subs++
 		}
 		reasons = append(reasons, f.QoS)
+		for j := range want {
+			if string(want[j].filter) == string(f.Filter) {
+				want = append(want[:j], want[j+1:]...) // a duplicate: the later one counts
+				break
+			}
+		}
 		if !mqttcodec.IsShared(f.Filter) && (f.RetainHandling == 0 || f.RetainHandling == 1 && !existed) {
 			want = append(want, retainedReq{f.Filter, f.QoS})
 		}
@@ -59,30 +90,24 @@ func (c *conn) subscribe() bool {
 	l.reasons = reasons
 	st.AppendSuback(c.o(), s.PacketID, reasons)
 	l.st.pktOut[mqttcodec.SUBACK]++
-	if !g.lim.RetainAvailable {
+	if !g.lim.RetainAvailable || len(want) == 0 {
 		return true
 	}
 	var ids []uint32
 	if subID != 0 {
 		ids = []uint32{subID}
 	}
+	var ss session.SendStats
+	o := c.o()
 	for _, w := range want {
 		g.router.Retained(w.filter, l.now, func(r *router.Retained) bool {
-			m := retainedMessage(r)
-			if m == nil {
-				return true
+			if m := retainedMessage(r); m != nil {
+				st.Deliver(session.Delivery{Msg: m, QoS: w.qos, Retain: true, SubIDs: ids}, l.now, o, &ss)
 			}
-			inf := st.Inflight()
-			qn, _ := st.Queued()
-			var ss session.SendStats
-			st.Deliver(session.Delivery{Msg: m, QoS: w.qos, Retain: true, SubIDs: ids}, l.now, c.o(), &ss)
-			l.countSend(ss)
-			l.st.inflight += int64(st.Inflight() - inf)
-			qn2, _ := st.Queued()
-			l.st.queued += int64(qn2 - qn)
 			return true
 		})
 	}
+	l.countSend(ss)
 	return true
 }
 
@@ -113,48 +138,39 @@ func (c *conn) unsubscribe() {
 }
 
 // retain stores (or, with an empty payload, clears) a retained message
-// [MQTT-3.3.1-5] [MQTT-3.3.1-6]. Refusals are counted.
+// [MQTT-3.3.1-5] [MQTT-3.3.1-6]. The store keeps msg itself (immutable and
+// shared) for deliveries; refusals are counted.
 func (l *loop) retain(msg *session.Message) {
-	r := &router.Retained{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, ExpiresAt: msg.ExpiresAt}
-	if msg.Props.Present != 0 || len(msg.Props.User) > 0 {
-		r.Props = mqttcodec.AppendProperties(nil, &msg.Props)
-	}
+	r := &router.Retained{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, ExpiresAt: msg.ExpiresAt,
+		Value: msg, Size: msg.Size}
 	if err := l.g.router.Retain(r); err != nil && len(msg.Payload) > 0 {
 		l.st.dropped[dropRetainedRefused]++
 	}
 }
 
-// retainedMessage turns a stored retained message back into a Message. The
-// topic and payload are shared (both are immutable); v5 properties are
-// decoded from their stored encoding.
+// retainedMessage returns the message a retained entry was stored from
+// (see retain); nil for an entry the gateway did not store.
 func retainedMessage(r *router.Retained) *session.Message {
-	if len(r.Props) == 0 || len(r.Props) == 1 && r.Props[0] == 0 {
-		return &session.Message{Topic: r.Topic, Payload: r.Payload, QoS: r.QoS, Retain: true,
-			ExpiresAt: r.ExpiresAt, Size: len(r.Topic) + len(r.Payload)}
-	}
-	// Re-frame as a QoS 0 v5 PUBLISH and decode it to recover the properties.
-	rem := 2 + len(r.Topic) + len(r.Props) + len(r.Payload)
-	frame := make([]byte, 0, rem+5)
-	frame = append(frame, byte(mqttcodec.PUBLISH)<<4|1)
-	for v := rem; ; {
-		b := byte(v & 0x7f)
-		v >>= 7
-		if v > 0 {
-			frame = append(frame, b|0x80)
-			continue
-		}
-		frame = append(frame, b)
-		break
-	}
-	frame = append(frame, byte(len(r.Topic)>>8), byte(len(r.Topic)))
-	frame = append(frame, r.Topic...)
-	frame = append(frame, r.Props...)
-	frame = append(frame, r.Payload...)
-	var p mqttcodec.Publish
-	if err := mqttcodec.DecodePublish(frame, mqttcodec.V5, &p); err != nil {
-		return nil
-	}
-	m := session.NewMessage(&p, p.Topic, 0)
-	m.QoS, m.Retain, m.ExpiresAt = r.QoS, true, r.ExpiresAt
+	m, _ := r.Value.(*session.Message)
 	return m
+}
+
+// retainedSweep is how often expired retained messages are removed from the
+// store.
+const retainedSweep = time.Second
+
+// purgeRetained removes expired retained messages once per retainedSweep, on
+// a goroutine of its own (the sweep takes each shard's lock in turn and walks
+// it: never on a loop, never on the ticker). Lookups already skip expired
+// entries; the sweep is what stops them counting against
+// router.retained_max_messages and retained_max_bytes [MQTT-3.3.2-5].
+func (g *Gateway) purgeRetained(now int64) {
+	if now-g.purgeAt.Load() < int64(retainedSweep) || !g.purging.CompareAndSwap(false, true) {
+		return
+	}
+	g.purgeAt.Store(now)
+	go func() {
+		defer g.purging.Store(false)
+		g.router.PurgeExpired(time.Now().UnixNano())
+	}()
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -16,27 +17,34 @@ import (
 
 // TestTCPKeepAliveOnAcceptedSockets: engine.tcp_keepalive reaches every
 // accepted client socket, on the event-loop listener (keepalive set on the
-// listeners and inherited; the user timeout, 2 x tcp_keepalive, set per
-// socket) and on the TLS listener (both set on the listener).
+// listeners and inherited, or by keepAliveCheck on a socket accepted while
+// gnet was still setting its loops' listeners up, as this client may be:
+// it connects as soon as Start returns; the user timeout, 2 x
+// tcp_keepalive, set per socket) and on the TLS listener (both set on the
+// listener).
 func TestTCPKeepAliveOnAcceptedSockets(t *testing.T) {
-	certFile, keyFile, _ := selfSigned(t)
+	certFile, keyFile, pool := selfSigned(t)
 	g := newTestGateway(t, func(c *Config) {
 		c.Engine.TCPKeepAlive = Duration(10 * time.Second)
 		c.Listeners.TLS, c.Listeners.TLSCert, c.Listeners.TLSKey = "127.0.0.1:0", certFile, keyFile
 	})
 	c := rawV5(t, g, "ka-opts")
 	checkKeepAlive(t, "tcp", serverSideFD(t, c.LocalAddr().String()))
-	tc, err := net.Dial("tcp", g.Addr("tls")) // the TCP socket is accepted before any handshake
+	tc, err := net.Dial("tcp", g.Addr("tls"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	var fd int
-	eventually(t, "TLS socket accepted", func() bool {
-		fd = findServerSideFD(tc.LocalAddr().String())
-		return fd >= 0
-	})
-	checkKeepAlive(t, "tls", fd)
+	// The accepted socket is in /proc/self/fd as soon as the kernel's
+	// accept4 returns, but net's Accept sets the keepalive options only
+	// after that. The handshake runs on the relay goroutine, which starts
+	// once Accept has returned: when it completes, the options are set.
+	tlc := tls.Client(tc, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	_ = tlc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tlc.Handshake(); err != nil {
+		t.Fatal("TLS handshake:", err)
+	}
+	checkKeepAlive(t, "tls", serverSideFD(t, tc.LocalAddr().String()))
 }
 
 func checkKeepAlive(t *testing.T, listener string, fd int) {

@@ -28,6 +28,10 @@ type wsConn struct {
 	// from conn.reason by wsCloseCode.
 	code ws.CloseCode
 	why  string
+	// end is why the client's stream ended (ws.ErrPeerClosed or a
+	// *ws.CloseError), kept until the MQTT packets unframed before it are
+	// handled (endWS); nil while it goes on.
+	end error
 }
 
 var errNotUpgrade = errors.New("gateway: WebSocket listener got something other than an HTTP GET")
@@ -96,9 +100,12 @@ func (w *wsConn) appendClose(dst []byte, r closeReason) []byte {
 }
 
 // readWS is read for a WebSocket connection: the upgrade, then frames
-// unmasked into w.in, then MQTT packets framed from w.in exactly as on TCP.
-// Every close decided while reading ends with a WebSocket close frame after
-// the last MQTT packet (wsClose).
+// unmasked into w.in (feedWS), then MQTT packets framed from w.in exactly as
+// on TCP, under the same budget and reply bound (replybound.go). The
+// client's close frame, or a WebSocket violation, acts only after every
+// whole MQTT packet before it is handled (endWS). Every close decided while
+// reading ends with a WebSocket close frame after the last MQTT packet
+// (wsClose). Loop-only, inside OnTraffic.
 func (c *conn) readWS() gnet.Action {
 	gc, l := c.gc, c.l
 	w := l.ws[c]
@@ -112,7 +119,8 @@ func (c *conn) readWS() gnet.Action {
 	}()
 	if !w.upgraded {
 		buf, _ := gc.Peek(-1)
-		if k := min(len(buf), 4); string(buf[:k]) != "GET "[:k] {
+		// A request with another method gets Feed's 405 (ws.ErrMethod) once its headers are in.
+		if k := min(len(buf), 4); string(buf[:k]) != "GET "[:k] && !httpMethodPrefix(buf) {
 			c.kick(0, closeProtocol, errNotUpgrade) // not HTTP: no need to wait for a request end
 			return gnet.None
 		}
@@ -121,7 +129,9 @@ func (c *conn) readWS() gnet.Action {
 			return gnet.None
 		}
 		_, _ = gc.Write(resp) // 101, or the HTTP refusal
-		_, _ = gc.Discard(n)
+		if n > 0 {
+			_, _ = gc.Discard(n) // gnet's Discard(n <= 0) drops everything buffered
+		}
 		if err != nil {
 			c.kick(0, closeProtocol, err)
 			return gnet.None
@@ -129,42 +139,15 @@ func (c *conn) readWS() gnet.Action {
 		w.upgraded = true
 		w.rd.MaxFrame = -1 // MQTT's own maximum packet size applies to the stream
 	}
-	if gc.InboundBuffered() > 0 {
-		buf, _ := gc.Peek(-1)
-		n, in, ctrl, err := w.rd.Feed(buf, w.in, w.ctrl[:0])
-		w.in, w.ctrl = in, ctrl
-		_, _ = gc.Discard(n)
-		l.st.bytesIn += uint64(n)
-		var cerr *ws.CloseError
-		switch {
-		case err == nil:
-		case err == ws.ErrPeerClosed:
-			w.closeSent = true // ctrl ends with the echo of the client's close
-		case errors.As(err, &cerr):
-			// A WebSocket violation: ctrl ends with ws.Reader's close frame.
-			// Hold it back so that a v5 client gets its DISCONNECT first;
-			// wsClose sends the same code and reason after it.
-			var tmp [ws.MaxServerHeader + ws.MaxControlPayload]byte
-			if fr := ws.AppendClose(tmp[:0], cerr.Code, cerr.Msg); bytes.HasSuffix(w.ctrl, fr) {
-				w.ctrl = w.ctrl[:len(w.ctrl)-len(fr)]
-				w.code, w.why = cerr.Code, cerr.Msg
-			} else {
-				w.closeSent = true // not the frame we know: let it go out as it is
-			}
-		}
-		if len(w.ctrl) > 0 {
-			_, _ = gc.Write(w.ctrl) // pongs, and the close echo
-		}
-		if err != nil {
-			if err == ws.ErrPeerClosed {
-				c.kick(0, closeNetwork, err) // a WebSocket close without DISCONNECT: the will is published
-			} else {
-				c.kick(mqttcodec.ProtocolError, closeProtocol, err)
-			}
+	more := false // bytes left in gnet's buffer for a later wake to unframe
+	if !w.rd.Done() && gc.InboundBuffered() > 0 {
+		if c.repliesOver() {
+			c.stall() // the pongs of what it sends would go unread too
 			return gnet.None
 		}
+		more = c.feedWS(w)
 	}
-	if len(w.in) > 4*l.g.cfg.Limits.MaxPacketSize+l.g.cfg.Engine.ReadBufferSize {
+	if len(w.in) > l.inboundBound() {
 		c.kick(0, closeInboundOverflow, nil)
 		return gnet.None
 	}
@@ -179,13 +162,13 @@ func (c *conn) readWS() gnet.Action {
 		}
 	}()
 	maxPacket := l.g.cfg.Limits.MaxPacketSize
-	for i := 0; i < l.g.cfg.Engine.MaxPacketsPerWake && !c.closed; i++ {
-		if c.state == stClosing || c.state == stWaiting || c.paused {
-			return gnet.None
+	for i := 0; ; i++ {
+		if c.closed || c.state == stClosing || c.state == stWaiting || c.paused {
+			return gnet.None // resumed by attach (Wake) or sendAck; a pending end waits too
 		}
 		rest := w.in[off:]
 		if len(rest) == 0 {
-			return gnet.None
+			break
 		}
 		if c.state == stConnecting && rest[0] != byte(mqttcodec.CONNECT)<<4 {
 			c.kick(0, closeProtocol, errNotConnect)
@@ -193,19 +176,91 @@ func (c *conn) readWS() gnet.Action {
 		}
 		size, err := mqttcodec.PacketSize(rest, maxPacket)
 		if errors.Is(err, mqttcodec.ErrNeedMore) || err == nil && len(rest) < size {
-			return gnet.None
+			break
 		}
 		if err != nil {
 			c.violation(err)
 			return gnet.None
 		}
+		if i == l.g.cfg.Engine.MaxPacketsPerWake {
+			_ = gc.Wake(nil) // budget spent: let the others run, come back later
+			return gnet.None
+		}
+		if c.repliesOver() {
+			c.stall()
+			return gnet.None
+		}
 		c.handle(rest[:size])
 		off += size
 	}
-	if !c.closed {
+	// Every whole MQTT packet unframed so far is handled: only now may the
+	// end of the stream act, so that [PUBLISH][DISCONNECT][close] in one
+	// read delivers the PUBLISH and discards the will.
+	if w.end != nil {
+		c.endWS(w)
+		return gnet.None
+	}
+	if more {
 		_ = gc.Wake(nil)
 	}
 	return gnet.None
+}
+
+// feedWS unframes up to engine.read_buffer_size bytes of gnet's inbound
+// buffer into w.in and writes the pongs they ask for; the chunk bounds the
+// pongs one wake can write past the reply bound. A frame header or control
+// frame cut by the read is left in gnet's buffer, unconsumed, until its rest
+// arrives. A close frame or a WebSocket violation is kept in w.end for
+// readWS to act on once the MQTT bytes before it are handled. It reports
+// whether bytes it did not look at are left for another wake. Loop-only,
+// inside OnTraffic (it peeks and discards c's inbound buffer).
+func (c *conn) feedWS(w *wsConn) (more bool) {
+	gc, l := c.gc, c.l
+	avail := gc.InboundBuffered()
+	buf, _ := gc.Peek(min(avail, l.g.cfg.Engine.ReadBufferSize))
+	n, in, ctrl, err := w.rd.Feed(buf, w.in, w.ctrl[:0])
+	w.in, w.ctrl = in, ctrl
+	if n > 0 {
+		// Not Discard(0): gnet's Discard(n <= 0) drops everything buffered,
+		// and a read that holds only the start of a header consumes nothing.
+		_, _ = gc.Discard(n)
+	}
+	l.st.bytesIn += uint64(n)
+	var cerr *ws.CloseError
+	switch {
+	case err == nil:
+	case err == ws.ErrPeerClosed:
+		w.closeSent = true // ctrl ends with the echo of the client's close
+	case errors.As(err, &cerr):
+		// A WebSocket violation: ctrl ends with ws.Reader's close frame.
+		// Hold it back so that a v5 client gets its DISCONNECT first;
+		// wsClose sends the same code and reason after it.
+		var tmp [ws.MaxServerHeader + ws.MaxControlPayload]byte
+		if fr := ws.AppendClose(tmp[:0], cerr.Code, cerr.Msg); bytes.HasSuffix(w.ctrl, fr) {
+			w.ctrl = w.ctrl[:len(w.ctrl)-len(fr)]
+			w.code, w.why = cerr.Code, cerr.Msg
+		} else {
+			w.closeSent = true // not the frame we know: let it go out as it is
+		}
+	}
+	if len(w.ctrl) > 0 {
+		_, _ = gc.Write(w.ctrl) // pongs, and the close echo
+	}
+	w.end = err
+	return err == nil && n > 0 && len(buf) < avail
+}
+
+// endWS closes c once its WebSocket stream ended (w.end) and every MQTT
+// packet before the end is handled: a close frame without a DISCONNECT
+// before it ends the connection abnormally, so the will is published
+// [MQTT-3.1.2-8]; a WebSocket violation is a protocol error (v5 DISCONNECT
+// 0x82, then close 1002). A no-op when a DISCONNECT already closed c.
+func (c *conn) endWS(w *wsConn) {
+	if w.end == ws.ErrPeerClosed {
+		c.kick(0, closeNetwork, w.end)
+	} else {
+		c.kick(mqttcodec.ProtocolError, closeProtocol, w.end)
+	}
 }
 
 // wsFrame prefixes o's pending bytes with one binary frame header: the MQTT

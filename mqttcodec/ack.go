@@ -15,7 +15,7 @@ func DecodeAck(frame []byte, v Version, p *Ack) error {
 	if t < PUBACK || t > PUBCOMP {
 		return ErrWrongType
 	}
-	_, b, err := body(frame, t) // [MQTT-3.6.1-1] PUBREL flags 0010, others 0000 [MQTT-2.1.3-1]
+	_, b, err := bodyV(frame, t, v) // [MQTT-3.6.1-1] PUBREL flags 0010 (3.1 may add DUP), others 0000 [MQTT-2.1.3-1]
 	if err != nil {
 		return err
 	}

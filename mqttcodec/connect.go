@@ -5,10 +5,14 @@ package mqttcodec
 type Connect struct {
 	ProtocolName []byte // "MQTT" (levels 4, 5) or "MQIsdp" (level 3)
 	Version      Version
-	CleanStart   bool // Clean Session in v3
-	KeepAlive    uint16
-	Props        Properties // v5 only
-	ClientID     []byte
+	// Bridge is set when the protocol level carried BridgeBit (0x83, 0x84):
+	// a broker bridging to us, such as mosquitto with try_private (its
+	// default). Version holds the level without the bit.
+	Bridge     bool
+	CleanStart bool // Clean Session in v3
+	KeepAlive  uint16
+	Props      Properties // v5 only
+	ClientID   []byte
 
 	WillFlag    bool
 	WillQoS     byte
@@ -28,6 +32,12 @@ var (
 	nameMQIsdp = []byte("MQIsdp")
 )
 
+// BridgeBit is the high bit of the protocol level that bridging brokers
+// (mosquitto, EMQX, VerneMQ, RSMB) set on a 3.1 or 3.1.1 CONNECT to ask for
+// no-local and retain-as-published semantics on their subscriptions: levels
+// 0x83 and 0x84. It is not part of any MQTT specification.
+const BridgeBit = 0x80
+
 // Connect flag bits [MQTT-3.1.2.3].
 const (
 	flagReserved   = 0x01
@@ -41,9 +51,11 @@ const (
 // DecodeConnect decodes a CONNECT frame; the version is read from the packet.
 // Protocol name and level are decoded first, so on ErrProtocolName or
 // ErrUnsupportedVersion p.Version tells the session which CONNACK to send
-// [MQTT-3.1.2-2]. The Client Identifier's content (empty, length, allowed
-// characters [MQTT-3.1.3-5]) is the session's decision: it is answered with
-// a CONNACK, not a malformed-packet close.
+// [MQTT-3.1.2-2]. Levels 0x83 ("MQIsdp") and 0x84 ("MQTT") are accepted as
+// 3.1 and 3.1.1 with p.Bridge set (see BridgeBit); 0x85 is refused. The
+// Client Identifier's content (empty, length, allowed characters
+// [MQTT-3.1.3-5]) is the session's decision: it is answered with a CONNACK,
+// not a malformed-packet close.
 func DecodeConnect(frame []byte, p *Connect) error {
 	_, b, err := body(frame, CONNECT) // [MQTT-2.1.3-1] flags 0
 	if err != nil {
@@ -58,6 +70,10 @@ func DecodeConnect(frame []byte, p *Connect) error {
 		return ErrTruncated
 	}
 	p.Version = Version(b[i])
+	p.Bridge = false
+	if lvl := p.Version &^ BridgeBit; p.Version&BridgeBit != 0 && (lvl == V31 || lvl == V311) {
+		p.Version, p.Bridge = lvl, true
+	}
 	i++
 	switch string(name) { // no allocation: compiler-optimized comparison
 	case "MQTT":
@@ -144,7 +160,7 @@ func DecodeConnect(frame []byte, p *Connect) error {
 // AppendConnect appends p to dst, encoded for p.Version. An empty
 // ProtocolName is replaced by "MQIsdp" for V31 and "MQTT" otherwise. Flags
 // are derived from the fields (WillFlag, UsernameFlag, PasswordFlag are
-// honoured as given).
+// honoured as given); Bridge adds BridgeBit to the level.
 func AppendConnect(dst []byte, p *Connect) []byte {
 	name := p.ProtocolName
 	if len(name) == 0 {
@@ -186,7 +202,11 @@ func AppendConnect(dst []byte, p *Connect) []byte {
 	}
 	dst = appendHeader(dst, byte(CONNECT)<<4, rl)
 	dst = appendString(dst, name)
-	dst = append(dst, byte(p.Version), f, byte(p.KeepAlive>>8), byte(p.KeepAlive))
+	lvl := byte(p.Version)
+	if p.Bridge {
+		lvl |= BridgeBit
+	}
+	dst = append(dst, lvl, f, byte(p.KeepAlive>>8), byte(p.KeepAlive))
 	if p.Version == V5 {
 		dst = appendProps(dst, &p.Props, pb)
 	}
@@ -224,10 +244,16 @@ func DecodeConnack(frame []byte, v Version, p *Connack) error {
 	if len(b) < 2 {
 		return ErrTruncated
 	}
-	if b[0]&^1 != 0 {
+	switch {
+	case v == V31:
+		// 3.1 section 3.2: the first byte is reserved ("Topic Name
+		// Compression Response", not used); there is no session present flag.
+		p.SessionPresent = false
+	case b[0]&^1 != 0:
 		return ErrConnackFlags // [MQTT-3.2.2-1] (3.1.1: section 3.2.2.1)
+	default:
+		p.SessionPresent = b[0]&1 != 0
 	}
-	p.SessionPresent = b[0]&1 != 0
 	p.Reason = ReasonCode(b[1])
 	switch v {
 	case V5:
@@ -258,10 +284,11 @@ func DecodeConnack(frame []byte, v Version, p *Connack) error {
 	return nil
 }
 
-// AppendConnack appends p encoded for version v.
+// AppendConnack appends p encoded for version v. For 3.1 SessionPresent is
+// ignored: 3.1 has no such flag and its byte is reserved (section 3.2).
 func AppendConnack(dst []byte, v Version, p *Connack) []byte {
 	var sp byte
-	if p.SessionPresent {
+	if p.SessionPresent && v != V31 {
 		sp = 1
 	}
 	if v != V5 {

@@ -69,6 +69,14 @@ func TypeOf(frame []byte) PacketType {
 // flags and returns the fixed header byte and the bytes after the fixed
 // header. PUBLISH flags are checked by its decoder.
 func body(frame []byte, t PacketType) (byte, []byte, error) {
+	return bodyV(frame, t, 0)
+}
+
+// bodyV is body for a packet whose flags depend on the version v: MQTT 3.1
+// (section 2.1, "DUP flag") sets DUP (0x08) when it re-sends a PUBREL,
+// SUBSCRIBE or UNSUBSCRIBE, whose QoS bits are 01 as in 3.1.1. 3.1.1 and 5.0
+// fix those flags at 0010 [MQTT-2.1.3-1] (3.1.1: [MQTT-2.2.2-1]).
+func bodyV(frame []byte, t PacketType, v Version) (byte, []byte, error) {
 	if len(frame) < 2 {
 		return 0, nil, ErrFrameLength
 	}
@@ -76,7 +84,11 @@ func body(frame []byte, t PacketType) (byte, []byte, error) {
 	if PacketType(h>>4) != t {
 		return 0, nil, ErrWrongType
 	}
-	if t != PUBLISH && h&0x0f != fixedFlags[t] {
+	f := h & 0x0f
+	if v == V31 && fixedFlags[t] == 2 {
+		f &^= flagDup31
+	}
+	if t != PUBLISH && f != fixedFlags[t] {
 		return 0, nil, ErrReservedFlags // [MQTT-2.1.3-1]
 	}
 	rl, n := readVarint(frame[1:])

@@ -24,7 +24,7 @@ type Subscribe struct {
 // is checked for the UTF-8 rules only: its syntax (ValidTopicFilter) is
 // answered per filter with SUBACK 0x8F, not by closing the connection.
 func DecodeSubscribe(frame []byte, v Version, p *Subscribe) error {
-	_, b, err := body(frame, SUBSCRIBE) // [MQTT-3.8.1-1] flags 0010 (same ID in 3.1.1)
+	_, b, err := bodyV(frame, SUBSCRIBE, v) // [MQTT-3.8.1-1] flags 0010 (same ID in 3.1.1; 3.1 may add DUP)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ type Unsubscribe struct {
 
 // DecodeUnsubscribe decodes an UNSUBSCRIBE frame of version v into p.
 func DecodeUnsubscribe(frame []byte, v Version, p *Unsubscribe) error {
-	_, b, err := body(frame, UNSUBSCRIBE) // [MQTT-3.10.1-1] flags 0010 (same ID in 3.1.1)
+	_, b, err := bodyV(frame, UNSUBSCRIBE, v) // [MQTT-3.10.1-1] flags 0010 (same ID in 3.1.1; 3.1 may add DUP)
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,10 @@ func (t PacketType) String() string {
 // PUBLISH [MQTT-2.1.3-1]; PUBREL, SUBSCRIBE and UNSUBSCRIBE carry 0b0010.
 var fixedFlags = [16]byte{6: 2, 8: 2, 10: 2}
 
+// flagDup31 is the DUP bit that MQTT 3.1 also allows on a re-sent PUBREL,
+// SUBSCRIBE or UNSUBSCRIBE (3.1 section 2.1); see bodyV.
+const flagDup31 = 0x08
+
 // ReasonCode is an MQTT v5 reason code [MQTT-2.4]. For MQTT 3.1/3.1.1 CONNACK
 // it carries the v3 return code (0..5) instead; see ConnackV3Code.
 type ReasonCode byte

@@ -14,9 +14,21 @@ type Retained struct {
 	QoS       byte
 	Props     []byte // encoded v5 properties, opaque to the router
 	ExpiresAt int64  // unix nanoseconds; 0 = never [MQTT-3.3.2-5]
+	// Value is the caller's own immutable form of the message (the gateway
+	// keeps its session.Message here, so a match needs no decoding), opaque
+	// to the router and returned as stored.
+	Value any
+	// Size is what the message counts against the byte bound; 0 means
+	// len(Topic)+len(Payload)+len(Props).
+	Size int
 }
 
-func (m *Retained) size() int64 { return int64(len(m.Topic) + len(m.Payload) + len(m.Props)) }
+func (m *Retained) size() int64 {
+	if m.Size > 0 {
+		return int64(m.Size)
+	}
+	return int64(len(m.Topic) + len(m.Payload) + len(m.Props))
+}
 
 func (m *Retained) live(now int64) bool { return m.ExpiresAt == 0 || m.ExpiresAt > now }
 

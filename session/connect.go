@@ -8,8 +8,22 @@ import (
 
 // Will is a client's will message and its v5 Will Delay Interval.
 type Will struct {
-	Msg   *Message
-	Delay uint32 // seconds
+	Msg    *Message // ExpiresAt unset: the expiry counts from publication (see Message)
+	Delay  uint32   // seconds
+	Expiry uint32   // v5 Message Expiry Interval of the will, seconds; 0 = none
+}
+
+// Message returns the will as it is published at now: its Message Expiry
+// Interval counts from publication, not from CONNECT (v5 section
+// 3.1.3.2.4). A will with an expiry gets a copy of the header (the bytes are
+// shared); w itself is never changed, so it may be published again.
+func (w *Will) Message(now int64) *Message {
+	if w.Expiry == 0 {
+		return w.Msg
+	}
+	m := *w.Msg
+	m.ExpiresAt = now + int64(w.Expiry)*1e9
+	return &m
 }
 
 // Params are the negotiated parameters of one accepted CONNECT.
@@ -27,6 +41,7 @@ type Params struct {
 	ServerKeepAlive bool // v5: KeepAlive differs from the client's; sent as Server Keep Alive
 	ExpiryCapped    bool // v5: Expiry was lowered; sent in CONNACK
 	ProblemInfo     bool // v5 Request Problem Information (default 1)
+	Bridge          bool // protocol level 0x83/0x84 (mqttcodec.BridgeBit): no-local and retain-as-published subscriptions
 }
 
 // ParseConnect validates a decoded CONNECT against lim and returns the
@@ -35,7 +50,7 @@ type Params struct {
 // assign generates a client identifier for an empty one. now is unix nanos.
 // Everything in Params is copied out of p.
 func ParseConnect(p *mqttcodec.Connect, lim *Limits, now int64, assign func() string) (Params, mqttcodec.ReasonCode) {
-	pr := Params{Version: p.Version, CleanStart: p.CleanStart, KeepAlive: p.KeepAlive, RecvMax: 65535, ProblemInfo: true}
+	pr := Params{Version: p.Version, CleanStart: p.CleanStart, KeepAlive: p.KeepAlive, RecvMax: 65535, ProblemInfo: true, Bridge: p.Bridge}
 	if p.Version == mqttcodec.V5 {
 		if p.Props.Has(mqttcodec.PropAuthMethod) {
 			return pr, mqttcodec.BadAuthMethod // enhanced authentication is not offered
@@ -72,6 +87,8 @@ func ParseConnect(p *mqttcodec.Connect, lim *Limits, now int64, assign func() st
 			return pr, mqttcodec.ClientIDNotValid
 		}
 		pr.ClientID, pr.Assigned = assign(), p.Version == mqttcodec.V5
+	} else if p.Version == mqttcodec.V31 && utf8.RuneCount(p.ClientID) > MaxClientID31 {
+		return pr, mqttcodec.ClientIDNotValid // 3.1 section 3.1: 1 to 23 characters, else return code 2
 	} else {
 		pr.ClientID = string(p.ClientID)
 	}
@@ -87,7 +104,12 @@ func ParseConnect(p *mqttcodec.Connect, lim *Limits, now int64, assign func() st
 		if p.WillRetain && !lim.RetainAvailable {
 			return pr, mqttcodec.RetainNotSupported // [MQTT-3.2.2-12]
 		}
-		w := &Will{Msg: NewMessage(&wp, p.WillTopic, now)}
+		w := &Will{}
+		if wp.Props.Has(mqttcodec.PropMessageExpiry) {
+			w.Expiry = wp.Props.MessageExpiry
+			wp.Props.Present &^= 1 << mqttcodec.PropMessageExpiry // stamped at publication (Will.Message)
+		}
+		w.Msg = NewMessage(&wp, p.WillTopic, now)
 		if p.Version == mqttcodec.V5 && p.WillProps.Has(mqttcodec.PropWillDelay) {
 			w.Delay = p.WillProps.WillDelay
 		}

@@ -16,4 +16,5 @@ var (
 	ErrAuthUnsupported   = &mqttcodec.Error{Code: mqttcodec.BadAuthMethod, Msg: "session: enhanced authentication not supported"}
 	ErrPacketIDInUse     = &mqttcodec.Error{Code: mqttcodec.PacketIDInUse, Msg: "session: packet identifier in use"}
 	ErrClientIDInvalid   = &mqttcodec.Error{Code: mqttcodec.ClientIDNotValid, Msg: "session: client identifier not valid [MQTT-3.1.3-8]"}
+	ErrSubIDFromClient   = &mqttcodec.Error{Code: mqttcodec.ProtocolError, Msg: "session: PUBLISH from a client carries a Subscription Identifier [MQTT-3.3.4-6]"}
 )

@@ -44,6 +44,9 @@ type Scratch struct {
 // caller discards it) received after CONNECT. Replies are encoded into o. A
 // non-nil error is a protocol violation carrying its reason code
 // (mqttcodec.ReasonOf): the gateway disconnects.
+//
+// Event.Sent carries what an acknowledgement moved (and the inflight and
+// queue changes, see SendStats).
 func (s *State) Handle(frame []byte, sc *Scratch, now int64, o *Out) (Event, error) {
 	v := s.version()
 	switch mqttcodec.TypeOf(frame) {
@@ -63,7 +66,9 @@ func (s *State) Handle(frame []byte, sc *Scratch, now int64, o *Out) (Event, err
 			return Event{}, nil
 		}
 		var st SendStats
+		m := s.mark()
 		s.onAck(a, now, o, &st)
+		s.since(m, &st)
 		return Event{Kind: EvAcked, Sent: st}, nil
 	case mqttcodec.SUBSCRIBE:
 		if err := mqttcodec.DecodeSubscribe(frame, v, &sc.Subscribe); err != nil {
@@ -110,6 +115,10 @@ func (s *State) publish(p *mqttcodec.Publish, now int64, o *Out) (Event, error) 
 	if s.version() == mqttcodec.V5 {
 		if p.Retain && !s.lim.RetainAvailable {
 			return Event{}, ErrRetainUnsupported // [MQTT-3.2.2-14]
+		}
+		if p.Props.NumSubscriptionIDs > 0 {
+			// The codec decodes either direction; only a server may send it.
+			return Event{}, ErrSubIDFromClient // [MQTT-3.3.4-6]
 		}
 		if p.Props.Has(mqttcodec.PropTopicAlias) {
 			a := p.Props.TopicAlias

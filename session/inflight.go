@@ -17,6 +17,7 @@ type outEntry struct {
 	id     uint16
 	qos    byte
 	state  outState
+	held   bool // not yet resent on this connection: over its Receive Maximum (see sendHeld)
 }
 
 // SendStats counts what Deliver, Attach or an acknowledgement did; the
@@ -28,6 +29,15 @@ type SendStats struct {
 	TooLarge   int // dropped: larger than the client's Maximum Packet Size [MQTT-3.1.2-25]
 	QueueFull  int // dropped: offline queue bound
 	OfflineQoS int // dropped: QoS 0 for an offline session (not queued)
+
+	// DInflight and DQueued are the changes in the session's outbound inflight
+	// window and queue length that the call made (negative when they
+	// shrank). Every State method that moves messages reports them here, so
+	// the gateway's gauges follow the state on every delivery path (live,
+	// retained, offline queue, resume, will) without reading it before and
+	// after.
+	DInflight int
+	DQueued   int
 }
 
 // Add accumulates b into a.
@@ -38,6 +48,24 @@ func (a *SendStats) Add(b SendStats) {
 	a.TooLarge += b.TooLarge
 	a.QueueFull += b.QueueFull
 	a.OfflineQoS += b.OfflineQoS
+	a.DInflight += b.DInflight
+	a.DQueued += b.DQueued
+}
+
+// gaugeMark is a State's inflight and queue lengths at the start of a call
+// that reports its changes in SendStats (see mark and since).
+type gaugeMark struct{ inf, q int }
+
+func (s *State) mark() gaugeMark {
+	n, _ := s.Queued()
+	return gaugeMark{s.Inflight(), n}
+}
+
+// since adds the changes made after m to st.
+func (s *State) since(m gaugeMark, st *SendStats) {
+	n, _ := s.Queued()
+	st.DInflight += s.Inflight() - m.inf
+	st.DQueued += n - m.q
 }
 
 // window is the outbound inflight bound: the client's Receive Maximum
@@ -48,13 +76,19 @@ func (s *State) window() int {
 
 // Deliver sends d to the client now, or queues it (inflight window full,
 // earlier messages queued, or the session offline). Results are added to st.
+//
+// With o nil (no connection to write to) an online session queues d as if
+// it were offline, so a delivery that arrives between a connection's end and
+// the session's Detach can never be written to a missing connection.
 func (s *State) Deliver(d Delivery, now int64, o *Out, st *SendStats) {
 	if d.Msg.Expired(now) {
 		st.Expired++
 		return
 	}
+	m := s.mark()
+	defer s.since(m, st)
 	q := d.qos()
-	if !s.Connected {
+	if !s.Connected || o == nil {
 		if q == 0 {
 			st.OfflineQoS++
 			return
@@ -65,8 +99,8 @@ func (s *State) Deliver(d Delivery, now int64, o *Out, st *SendStats) {
 		st.QueueFull += f.queue.trim(s.lim)
 		return
 	}
-	if f := s.fl; f != nil && (f.queue.n > 0 || q > 0 && len(f.inflight) >= s.window()) {
-		f.queue.push(d)
+	if f := s.fl; f != nil && (f.queue.n > 0 || q > 0 && len(f.inflight) >= s.window()) || o.full() {
+		s.f().queue.push(d)
 		st.Queued++
 		return
 	}
@@ -141,8 +175,12 @@ func (s *State) writePublish(o *Out, d *Delivery, q byte, id uint16, dup bool, n
 			}
 		}
 		if m.ExpiresAt != 0 {
-			// [MQTT-3.3.2-6] the interval sent is what is left of it.
-			p.Props.MessageExpiry = uint32((m.ExpiresAt - now + 999_999_999) / 1e9)
+			// [MQTT-3.3.2-6] the interval sent is what is left of it. A
+			// message whose onward delivery had started before it expired
+			// (a resend from the inflight window) is still sent, as the
+			// spec only lets us drop a copy not yet sent [MQTT-3.3.2-5]:
+			// with 1 s, the smallest interval that is not "no expiry".
+			p.Props.MessageExpiry = RemainingExpiry(m.ExpiresAt, now)
 			p.Props.Set(mqttcodec.PropMessageExpiry)
 		}
 	}
@@ -156,6 +194,20 @@ func (s *State) writePublish(o *Out, d *Delivery, q byte, id uint16, dup bool, n
 	o.commit(start)
 	o.ref(m.Payload)
 	return true
+}
+
+// RemainingExpiry is the Message Expiry Interval to send for a message that
+// expires at expiresAt (unix nanos, != 0): the whole seconds left, rounded
+// up, and at least 1 once the deadline passed; never a wrapped value.
+func RemainingExpiry(expiresAt, now int64) uint32 {
+	left := (expiresAt - now + 999_999_999) / 1e9
+	switch {
+	case left < 1:
+		return 1
+	case left > 0xFFFFFFFF:
+		return 0xFFFFFFFF
+	}
+	return uint32(left)
 }
 
 // onAck applies PUBACK, PUBREC or PUBCOMP from the client and refills the
@@ -189,13 +241,42 @@ func (s *State) onAck(a *mqttcodec.Ack, now int64, o *Out, st *SendStats) {
 			s.remove(i)
 		}
 	}
+	s.sendHeld(now, o)
 	s.drainQueue(now, o, st)
 }
 
-// drainQueue sends queued messages while the window has room.
+// sendHeld resends, with DUP, inflight messages that a resume held back
+// because the new connection's Receive Maximum was smaller than the window
+// they were sent in [MQTT-3.3.4-9], as acknowledgements make room.
+func (s *State) sendHeld(now int64, o *Out) {
+	if s.fl == nil || o == nil {
+		return
+	}
+	w, sent := s.window(), 0
+	for i := range s.fl.inflight {
+		e := &s.fl.inflight[i]
+		if !e.held {
+			sent++
+			continue
+		}
+		if sent >= w {
+			return
+		}
+		e.held, e.sentAt = false, now
+		if e.state == waitComp {
+			s.appendAck(o, mqttcodec.PUBREL, e.id, mqttcodec.Success)
+		} else {
+			s.writePublish(o, &e.d, e.qos, e.id, true, now)
+		}
+		sent++
+	}
+}
+
+// drainQueue sends queued messages while the window has room and o is
+// below its byte budget (Out.Limit).
 func (s *State) drainQueue(now int64, o *Out, st *SendStats) {
 	w := s.window()
-	for s.Connected && s.fl != nil && s.fl.queue.n > 0 {
+	for s.Connected && o != nil && s.fl != nil && s.fl.queue.n > 0 && !o.full() {
 		qu := &s.fl.queue
 		q := qu.front().qos()
 		if q > 0 && len(s.fl.inflight) >= w {
@@ -210,6 +291,25 @@ func (s *State) drainQueue(now int64, o *Out, st *SendStats) {
 	}
 }
 
+// Pump sends queued messages while the inflight window has room and o is
+// below its byte budget: the gateway calls it when a connection whose queue
+// was held back by Out.Limit has drained. Results are added to st.
+func (s *State) Pump(now int64, o *Out, st *SendStats) {
+	m := s.mark()
+	s.drainQueue(now, o, st)
+	s.since(m, st)
+}
+
+// CanSend reports whether the front of the queue could be sent now, were
+// the connection's output budget not spent: queued messages exist and the
+// inflight window has room for the first of them.
+func (s *State) CanSend() bool {
+	if !s.Connected || s.fl == nil || s.fl.queue.n == 0 {
+		return false
+	}
+	return s.fl.queue.front().qos() == 0 || len(s.fl.inflight) < s.window()
+}
+
 // Resend re-sends, on a live MQTT 3.1/3.1.1 connection, every outbound
 // QoS 1/2 message (with DUP) or PUBREL unacknowledged for at least interval
 // nanoseconds, and returns the next time one will be due (0 = none). MQTT 5
@@ -221,6 +321,9 @@ func (s *State) Resend(now, interval int64, o *Out, st *SendStats) (next int64) 
 	}
 	for i := range s.out() {
 		e := &s.fl.inflight[i]
+		if e.held {
+			continue
+		}
 		if due := e.sentAt + interval; due > now {
 			if next == 0 || due < next {
 				next = due

@@ -14,3 +14,9 @@ type Limits struct {
 	DropOldest         bool   // offline queue full: drop the oldest (true) or the new message (false)
 	RetainAvailable    bool   // retained messages enabled
 }
+
+// MaxClientID31 is the longest client identifier, in characters, that an
+// MQTT 3.1 client may send (3.1 section 3.1, "Client Identifier": 1 to 23
+// characters); a longer one is refused with return code 2 (identifier
+// rejected). 3.1.1 and 5.0 lift the limit [MQTT-3.1.3-5].
+const MaxClientID31 = 23

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"edgegw/mqttcodec"
@@ -17,9 +18,16 @@ type Message struct {
 	// content type, response topic, correlation data, user properties). Its
 	// []byte fields point into the message's own buffer. Topic Alias and
 	// Subscription Identifiers are never set: they are per connection.
-	Props     mqttcodec.Properties
-	QoS       byte
-	Retain    bool
+	Props  mqttcodec.Properties
+	QoS    byte
+	Retain bool
+	// ackHeld is set while the receiver's acknowledgement of the message to
+	// its publisher (PUBACK/PUBREC) is withheld (the gateway's
+	// backpressure); see SetAckHeld. It is the one field that changes after
+	// NewMessage, hence read and written with sync/atomic (a plain uint32, so
+	// that a Message may still be copied); it sits in the padding after
+	// Retain.
+	ackHeld   uint32
 	ExpiresAt int64 // unix nanoseconds; 0 = never expires
 	Size      int   // bytes held by the message (topic + payload + properties)
 }
@@ -94,6 +102,21 @@ func NewMessage(p *mqttcodec.Publish, topic []byte, now int64) *Message {
 	}
 	return m
 }
+
+// SetAckHeld records whether the acknowledgement of m to its publisher is
+// withheld (true) or was sent (false). Safe for concurrent use: the
+// publisher's loop sets it while other loops hold m.
+func (m *Message) SetAckHeld(held bool) {
+	var v uint32
+	if held {
+		v = 1
+	}
+	atomic.StoreUint32(&m.ackHeld, v)
+}
+
+// AckHeld reports whether m's publisher has not been sent its
+// acknowledgement (see SetAckHeld). Safe for concurrent use.
+func (m *Message) AckHeld() bool { return atomic.LoadUint32(&m.ackHeld) != 0 }
 
 // Expired reports whether m's Message Expiry Interval has passed at now.
 func (m *Message) Expired(now int64) bool { return m.ExpiresAt != 0 && now >= m.ExpiresAt }

@@ -9,6 +9,10 @@ type Out struct {
 	Arena *[]byte  // loop-owned scratch; appended to, never rewritten before the flush
 	Iov   [][]byte // segments to write, in order
 	Bytes int      // total bytes in Iov
+	// Limit is the byte budget for queued messages in this wake: the
+	// session stops draining its queue once Bytes reaches it (direct
+	// replies and acknowledgements are never held back). 0 = no budget.
+	Limit int
 
 	prevStart int   // arena offset where the last Iov segment starts, if it is an arena segment
 	prevEnd   int   // arena offset where it ends; -1 when the last segment is not from the arena
@@ -20,8 +24,12 @@ func (o *Out) Reset() {
 	clear(o.Iov)
 	o.Iov = o.Iov[:0]
 	o.Bytes = 0
+	o.Limit = 0
 	o.prevEnd = -1
 }
+
+// full reports whether o reached its byte budget for queued messages.
+func (o *Out) full() bool { return o.Limit > 0 && o.Bytes >= o.Limit }
 
 // begin returns the arena offset where the next packet starts.
 func (o *Out) begin() int { return len(*o.Arena) }

@@ -48,6 +48,33 @@ func (q *queue) popBack() Delivery {
 	return d
 }
 
+// dropExpired removes the messages whose Message Expiry Interval passed at
+// now [MQTT-3.3.2-5], so they do not count against the offline bounds, and
+// returns how many it removed. Order is kept.
+func (q *queue) dropExpired(now int64) (n int) {
+	if q.n == 0 {
+		return 0
+	}
+	k := q.head
+	for i := q.head; i < len(q.items); i++ {
+		d := q.items[i]
+		if d.Msg.Expired(now) {
+			q.bytes -= d.Msg.Size
+			n++
+			continue
+		}
+		q.items[k] = d
+		k++
+	}
+	clear(q.items[k:])
+	q.items = q.items[:k]
+	q.n -= n
+	if q.n == 0 {
+		q.items, q.head = q.items[:0], 0
+	}
+	return n
+}
+
 // trim drops messages until the queue fits the offline bounds, oldest or
 // newest first per lim.DropOldest, and returns how many it dropped.
 func (q *queue) trim(lim *Limits) (dropped int) {

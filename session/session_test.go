@@ -103,6 +103,19 @@ func TestParseConnect(t *testing.T) {
 			c.WillProps.Set(mqttcodec.PropPayloadFormat)
 			return c
 		}(), rc: mqttcodec.PayloadFormatInvalid},
+		// 3.1 section 3.1: a client identifier of 1 to 23 characters, else
+		// return code 2 (ConnackV3Code(ClientIDNotValid)).
+		{name: "3.1 client ID of 23 characters accepted", p: mqttcodec.Connect{Version: 3, ClientID: bytes.Repeat([]byte("a"), 23)}},
+		{name: "3.1 client ID of 24 characters refused", p: mqttcodec.Connect{Version: 3, ClientID: bytes.Repeat([]byte("a"), 24)},
+			rc: mqttcodec.ClientIDNotValid},
+		{name: "3.1 limit counts characters, not bytes", p: mqttcodec.Connect{Version: 3, ClientID: bytes.Repeat([]byte("é"), 23)}},
+		{name: "3.1.1 client ID of 24 characters accepted", p: mqttcodec.Connect{Version: 4, ClientID: bytes.Repeat([]byte("a"), 24)}},
+		{name: "bridge flag exposed", p: mqttcodec.Connect{Version: 4, Bridge: true, ClientID: []byte("b")},
+			check: func(t *testing.T, p Params) {
+				if !p.Bridge || p.Version != 4 {
+					t.Fatalf("%+v", p)
+				}
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, rc := ParseConnect(&tc.p, &testLim, 0, assign)
@@ -217,7 +230,7 @@ func TestOutboundWindowAndResend(t *testing.T) {
 		t.Fatalf("ack did not move the window: %+v", ev)
 	}
 	// the connection drops; on resume both unacknowledged messages are re-sent with DUP
-	s.Detach()
+	s.Detach(0, &SendStats{})
 	o3 := newOut()
 	pr := Params{Version: 4, ClientID: "c", RecvMax: 65535}
 	s.Attach(&pr, 0, o3)
@@ -364,7 +377,7 @@ func TestResumeDropsTooLarge(t *testing.T) {
 	if s.Inflight() != 2 {
 		t.Fatalf("inflight %d", s.Inflight())
 	}
-	s.Detach()
+	s.Detach(0, &SendStats{})
 	pr.MaxPacket = 20
 	o := newOut()
 	got := s.Attach(&pr, 0, o)
@@ -392,5 +405,23 @@ func TestIdleStateSize(t *testing.T) {
 func TestStateSize(t *testing.T) {
 	if n := unsafe.Sizeof(State{}); n > 48 {
 		t.Fatalf("session.State is %d bytes, budget 48", n)
+	}
+}
+
+// TestPublishSubscriptionIDFromClient: a client PUBLISH that carries a
+// Subscription Identifier is a Protocol Error [MQTT-3.3.4-6]; nothing is
+// routed and no acknowledgement is written.
+func TestPublishSubscriptionIDFromClient(t *testing.T) {
+	s := connected(t, 5, 10)
+	var sc Scratch
+	o := newOut()
+	p := mqttcodec.Publish{QoS: 1, PacketID: 1, Topic: []byte("a"), Payload: []byte("x")}
+	p.Props.SubscriptionIDs[0], p.Props.NumSubscriptionIDs = 3, 1
+	ev, err := s.Handle(mqttcodec.AppendPublish(nil, 5, &p), &sc, 0, o)
+	if err != ErrSubIDFromClient || mqttcodec.ReasonOf(err) != mqttcodec.ProtocolError {
+		t.Fatalf("err %v, want ErrSubIDFromClient (0x82)", err)
+	}
+	if ev.Kind != EvNone || ev.Msg != nil || o.Bytes != 0 || s.InQuota() != 0 {
+		t.Fatalf("event %+v, %d bytes written, quota %d", ev, o.Bytes, s.InQuota())
 	}
 }

@@ -78,9 +78,12 @@ func New(pr *Params, lim *Limits) *State {
 // Attach binds a (new or resumed) session to a connection with parameters
 // pr and encodes what must be re-sent: unacknowledged QoS 1/2 PUBLISH with
 // DUP, then PUBREL for those awaiting PUBCOMP [MQTT-4.4.0-1], then queued
-// messages up to the window. Withheld inbound acknowledgements of a previous
+// messages up to the window. Only as many as the new connection's Receive
+// Maximum allows are resent now; the rest follow as acknowledgements make
+// room [MQTT-3.3.4-9]. Withheld inbound acknowledgements of a previous
 // connection are forgotten (the client resends those PUBLISH packets).
 func (s *State) Attach(pr *Params, now int64, o *Out) (st SendStats) {
+	m := s.mark()
 	s.SetParams(pr)
 	s.Connected = true
 	s.inQuota = 0
@@ -92,13 +95,20 @@ func (s *State) Attach(pr *Params, now int64, o *Out) (st SendStats) {
 			// message is held, so a resent PUBLISH gets its PUBREC now.
 			f.inQoS2[id] = true
 		}
-		k := 0
+		k, w := 0, s.window()
 		for i := range f.inflight {
 			e := f.inflight[i]
 			e.sentAt = now
-			if e.state == waitComp {
+			e.held = k >= w
+			switch {
+			case e.held:
+				if e.state != waitComp && !s.fits(&e.d, e.qos, e.id, now) {
+					st.TooLarge++
+					continue
+				}
+			case e.state == waitComp:
 				s.appendAck(o, mqttcodec.PUBREL, e.id, mqttcodec.Success)
-			} else if !s.writePublish(o, &e.d, e.qos, e.id, true, now) {
+			case !s.writePublish(o, &e.d, e.qos, e.id, true, now):
 				// Larger than the new connection's Maximum Packet Size: it
 				// can never be sent, so it is dropped, not kept in the
 				// window for ever [MQTT-3.1.2-25].
@@ -112,23 +122,47 @@ func (s *State) Attach(pr *Params, now int64, o *Out) (st SendStats) {
 		f.inflight = f.inflight[:k]
 	}
 	s.drainQueue(now, o, &st)
+	s.since(m, &st)
 	return st
 }
 
-// Detach marks the session offline. The queue becomes the offline queue and
-// is trimmed to its bounds; trimmed messages are counted in the result.
-func (s *State) Detach() (dropped int) {
-	s.Connected = false
-	if s.fl == nil {
-		return 0
+// fits reports whether d would fit the client's Maximum Packet Size.
+func (s *State) fits(d *Delivery, q byte, id uint16, now int64) bool {
+	if s.maxPacket == 0 {
+		return true
 	}
-	s.fl.aliases = nil
-	return s.fl.queue.trim(s.lim)
+	var arena []byte
+	o := Out{Arena: &arena}
+	return s.writePublish(&o, d, q, id, true, now)
 }
 
+// Detach marks the session offline. The queue becomes the offline queue:
+// expired messages leave it [MQTT-3.3.2-5] and it is trimmed to its bounds;
+// both are counted in st.
+func (s *State) Detach(now int64, st *SendStats) {
+	s.Connected = false
+	if s.fl == nil {
+		return
+	}
+	m := s.mark()
+	s.fl.aliases = nil
+	st.Expired += s.fl.queue.dropExpired(now)
+	st.QueueFull += s.fl.queue.trim(s.lim)
+	s.since(m, st)
+}
+
+// Unlink marks the session as having no connection while it stays
+// resumable (a takeover hands it to a new connection): deliveries until the
+// next Attach are queued, never written.
+func (s *State) Unlink() { s.Connected = false }
+
 // Reset discards all session state (clean start) but keeps the
-// connection's parameters.
-func (s *State) Reset() {
+// connection's parameters. The messages it drops are reported in st's
+// DInflight and DQueued.
+func (s *State) Reset(st *SendStats) {
+	m := s.mark()
+	st.DInflight -= m.inf
+	st.DQueued -= m.q
 	*s = State{Will: s.Will, lim: s.lim, Expiry: s.Expiry, maxPacket: s.maxPacket, keepAlive: s.keepAlive,
 		recvMax: s.recvMax, ver: s.ver, Connected: s.Connected}
 }
