@@ -522,3 +522,37 @@ func TestBoundAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestCIRunsREADMETestCommand: .ci/run runs exactly the test command the
+// README gives a newcomer (the indented line after "Run the tests:").
+func TestCIRunsREADMETestCommand(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := os.ReadFile(".ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "Run the tests:\n\n")
+	if !ok {
+		t.Fatal(`README.md has no "Run the tests:" paragraph`)
+	}
+	line, _, _ := strings.Cut(after, "\n")
+	cmd := strings.TrimPrefix(line, "    ")
+	if cmd == line || !strings.HasPrefix(cmd, "go test ") {
+		t.Fatalf("README's test command %q is not an indented go test line", line)
+	}
+	var runs []string
+	for _, l := range strings.Split(string(ci), "\n") {
+		if strings.HasPrefix(l, "go test ") && !strings.Contains(l, "-fuzz") && !strings.Contains(l, "-list") {
+			runs = append(runs, l)
+		}
+	}
+	if len(runs) != 1 || runs[0] != cmd {
+		t.Fatalf(".ci/run's test lines %q, want exactly the README's %q", runs, cmd)
+	}
+	if !strings.Contains(cmd, "-count=1") {
+		t.Errorf("test command %q may report cached passes: want -count=1", cmd)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"edgegw/tune"
 )
 
 // Duration is a time.Duration that reads and writes TOML strings such as "10s".
@@ -38,6 +40,7 @@ type Config struct {
 	Router    RouterConfig    `toml:"router"`
 	Drain     DrainConfig     `toml:"drain"`
 	Log       LogConfig       `toml:"log"`
+	Tune      tune.Config     `toml:"tune"` // defined in package tune (tune/config.go)
 }
 
 // ListenersConfig names the client-facing listeners. An empty address disables a listener.
@@ -146,6 +149,7 @@ func Default() Config {
 		},
 		Drain: DrainConfig{Timeout: Duration(10 * time.Second)},
 		Log:   LogConfig{Level: "info"},
+		Tune:  tune.Default(),
 	}
 }
 
@@ -277,5 +281,6 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
 	}
+	errs = append(errs, tuneFieldErrors(c.Tune.Validate())...)
 	return errors.Join(errs...)
 }

@@ -289,22 +289,24 @@ func (c *conn) flush() {
 	}
 }
 
-// outbound is the bytes queued for c: in gnet, in this wake's writev and
-// in the session's queue.
-func (c *conn) outbound() int {
-	n := c.pending()
-	if !c.closed {
-		n += c.gc.OutboundBuffered()
+// over reports whether c is a slow consumer (slow_consumer_policy): the
+// bytes written toward its socket and not yet taken by the kernel are past
+// limits.max_outbound_bytes, or together with its session's queue they are
+// while that queue waits for the client's acknowledgements (the inflight
+// window is full). A queue that waits only for output budget (retained
+// messages of a SUBSCRIBE, a resumed offline queue) goes out as the socket
+// drains (pump.go) and does not make c slow.
+func (c *conn) over() bool {
+	max, n := c.l.g.cfg.Limits.MaxOutboundBytes, c.writeBacklog()
+	if n > max {
+		return true
 	}
-	if c.rec != nil && c.rec.st != nil {
-		_, b := c.rec.st.Queued()
-		n += b
+	if c.rec == nil || c.rec.st == nil {
+		return false
 	}
-	return n
+	_, b := c.rec.st.Queued()
+	return b > 0 && n+b > max && !c.rec.st.CanSend()
 }
-
-// over reports whether c is over limits.max_outbound_bytes.
-func (c *conn) over() bool { return c.outbound() > c.l.g.cfg.Limits.MaxOutboundBytes }
 
 // violation closes c for a protocol violation: v5 DISCONNECT with the
 // error's reason code, v3 plain close; the will is published.

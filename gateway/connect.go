@@ -15,6 +15,8 @@ type takeoverReq struct {
 	pr      session.Params
 	st      *session.State // filled by the previous owner
 	present bool           // CONNACK session present
+	from    *loop          // the previous owner, for a cross-loop handover (fence.go)
+	waiting int            // loops whose fence answer from has yet to see (from's loop only)
 }
 
 // onConnect handles the first packet of a connection, which must be CONNECT.
@@ -120,6 +122,10 @@ func (l *loop) takeover(req *takeoverReq) {
 		l.send(owner, inItem{kind: inTakeover, req: req}) // moved meanwhile
 		return
 	}
+	if rec.fenced() {
+		rec.x.held = append(rec.x.held, inItem{kind: inTakeover, req: req}) // after the handover completes
+		return
+	}
 	if rec.dead() {
 		if req.l == l {
 			l.retryConnect(req)
@@ -178,6 +184,7 @@ func (l *loop) takeover(req *takeoverReq) {
 	}
 	rec.setOwner(req.l)
 	l.send(req.l, inItem{kind: inAttach, req: req})
+	l.fence(req)
 }
 
 // attach binds the session to the claiming connection on its loop: CONNACK,
@@ -186,6 +193,9 @@ func (l *loop) attach(req *takeoverReq) {
 	rec, c := req.rec, req.c
 	rec.st = req.st
 	st := rec.st
+	if req.from != nil {
+		rec.ext().fenced = true // until fenceDone: see fence.go
+	}
 	if c.closed || c.state == stClosing {
 		// The client went away while its session travelled here.
 		st.SetParams(&req.pr)

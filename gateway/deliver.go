@@ -68,6 +68,14 @@ func (l *loop) publish(msg *session.Message, from *sessionRec, pub *conn, qos by
 		q := min(msg.QoS, d.QoS)
 		retain := msg.Retain && d.RetainAsPublished // [MQTT-3.3.1-12] [MQTT-3.3.1-9]
 		owner := rec.owner(g)
+		if owner == l && rec.st != nil && rec.fenced() {
+			it := inItem{kind: inDeliver, sub: d.Sub, msg: msg, qos: d.QoS, retain: retain, subIDs: d.SubIDs}
+			if canHold && q > 0 {
+				it.tok = hold() // the publisher's ack waits for the delivery
+			}
+			rec.x.held = append(rec.x.held, it)
+			continue
+		}
 		if owner == l && rec.st != nil {
 			sd := session.Delivery{Msg: msg, QoS: d.QoS, Retain: retain, SubIDs: d.SubIDs}
 			if l.deliverLocal(rec, sd) && canHold && q > 0 {
@@ -126,11 +134,17 @@ func (l *loop) deliverItem(it *inItem) {
 		return
 	}
 	if owner := rec.owner(l.g); owner != l {
-		l.send(owner, *it) // the session moved (takeover)
+		fw := *it
+		fw.fwd = true
+		l.send(owner, fw) // the session moved (takeover)
 		return
 	}
 	if rec.st == nil {
 		rec.ext().early = append(rec.ext().early, *it)
+		return
+	}
+	if !it.fwd && rec.fenced() {
+		rec.x.held = append(rec.x.held, *it) // behind what is still on its way from the old owner
 		return
 	}
 	sd := session.Delivery{Msg: it.msg, QoS: it.qos, Retain: it.retain, SubIDs: it.subIDs}

@@ -460,3 +460,45 @@ func TestDrainTimeoutCountsUndelivered(t *testing.T) {
 		t.Errorf("offline %d, want 0 (no offline sessions)", o)
 	}
 }
+
+// TestDrainCountsOfflineQueues: messages acknowledged for an offline
+// persistent session are not the drain's to deliver, but nothing persists
+// them past the exit: they are counted (reason "offline") and logged.
+func TestDrainCountsOfflineQueues(t *testing.T) {
+	r := newDrainRig(t)
+	nc, err := net.Dial("tcp", r.g.Addr("tcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	rc := &rawConn{Conn: nc, r: bufio.NewReader(nc)}
+	_, _ = rc.Write(connectPacket(4, "drain-offline", 0, false)) // a persistent session
+	if h, _, err := rc.readPacket(5 * time.Second); err != nil || h != 0x20 {
+		t.Fatalf("CONNACK %x %v", h, err)
+	}
+	_, _ = rc.Write(frame(0x82, append([]byte{0, 1, 0, 7}, append([]byte("drain/o"), 1)...)))
+	if h, _, err := rc.readPacket(5 * time.Second); err != nil || h != 0x90 {
+		t.Fatalf("SUBACK %x %v", h, err)
+	}
+	_, _ = rc.Write([]byte{0xE0, 0})
+	rc.expectClosed(t)
+	eventually(t, "subscriber offline", func() bool { return r.g.m.conns.Load() == 0 })
+	pub := r.dialMQTT(t, "drain-offline-pub")
+	const n = 7
+	for id := 1; id <= n; id++ {
+		_, _ = pub.Write(frame(0x32, append([]byte{0, 7, 'd', 'r', 'a', 'i', 'n', '/', 'o', 0, byte(id)}, 'm')))
+		if h, _, err := pub.readPacket(5 * time.Second); err != nil || h != 0x40 {
+			t.Fatalf("PUBACK %x %v", h, err)
+		}
+	}
+	if err := shutdownResult(t, r.startShutdown(t, 5*time.Second), 5*time.Second); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if o := r.g.m.undelivered[undeliveredOffline].Get(); o != n {
+		t.Errorf(`edgegw_drain_undelivered_total{reason="offline"} = %d, want %d`, o, n)
+	}
+	m := undeliveredRE.FindStringSubmatch(r.log.String())
+	if m == nil || m[1] != "0" || m[4] != strconv.Itoa(n) || !bytes.Contains([]byte(r.log.String()), []byte("lost at exit")) {
+		t.Errorf("drain log does not count %d offline messages lost at exit:\n%s", n, r.log.String())
+	}
+}

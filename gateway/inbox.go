@@ -21,6 +21,9 @@ const (
 	inTick                   // timer tick
 	inDrain                  // graceful shutdown
 	inPump                   // this loop's own wake-up to send more queued messages (pumpQueues)
+	inFence                  // a session moved off req.from: answer once your earlier items to it are posted
+	inFenceAck               // one loop's answer to inFence (on req.from)
+	inFenceDone              // every delivery sent to req.from before the move has reached the new owner
 )
 
 // inItem is one unit of cross-loop work.
@@ -28,6 +31,7 @@ type inItem struct {
 	kind   inKind
 	qos    byte
 	retain bool
+	fwd    bool // inDeliver forwarded by a loop the session left (older than direct ones)
 	sub    router.Subscriber
 	msg    *session.Message
 	subIDs []uint32

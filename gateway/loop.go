@@ -128,6 +128,12 @@ func (l *loop) process(it *inItem) {
 		l.drain()
 	case inPump:
 		l.pumpAt = false
+	case inFence:
+		l.send(it.req.from, inItem{kind: inFenceAck, req: it.req})
+	case inFenceAck:
+		l.fenceAck(it.req)
+	case inFenceDone:
+		l.fenceDone(it.req.rec)
 	}
 }
 

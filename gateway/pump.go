@@ -12,9 +12,10 @@ import "edgegw/session"
 // drains. Live deliveries queue behind it, so the order holds.
 //
 // pumpQueues runs at the end of every wake of the loop while some
-// connection waits; a connection whose output is over budget waits for a
-// later wake (the loop's tick at the latest); one that is not gets another
-// slice, and the loop wakes itself (inPump) to send the next one soon.
+// connection waits; a connection whose socket backlog is at the budget waits
+// for a later wake (the loop's tick at the latest); one that is not gets
+// another slice, and the loop wakes itself (inPump) to send the next one
+// soon.
 
 // wantPump lists c for pumpQueues when its session has queued messages it
 // could send were its output budget not spent. Loop-only.
@@ -37,7 +38,7 @@ func (l *loop) pumpQueues() {
 			c.pumping = false
 			continue
 		}
-		if !c.over() {
+		if c.canPump() {
 			var ss session.SendStats
 			c.rec.st.Pump(l.now, c.o(), &ss)
 			l.countSend(ss)
@@ -59,9 +60,15 @@ func (l *loop) pumpQueues() {
 // pumpReady reports whether a waiting connection could take a slice now.
 func (l *loop) pumpReady() bool {
 	for _, c := range l.pump {
-		if !c.closed && !c.over() {
+		if c.canPump() {
 			return true
 		}
 	}
 	return false
+}
+
+// canPump reports whether c's socket side has room under
+// limits.max_outbound_bytes for another slice of its queue.
+func (c *conn) canPump() bool {
+	return !c.closed && c.writeBacklog() < c.l.g.cfg.Limits.MaxOutboundBytes
 }

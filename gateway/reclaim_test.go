@@ -127,11 +127,13 @@ func churnClients(spec string) int {
 }
 
 // TestChurnGivesMemoryBack: after a storm of clients taking over one client
-// ID, the idle gateway gives its memory back: the process's RssAnon is
-// within 2x of its figure before the storm within 10 s of the storm's end
-// (without a reclaim it stays high until the runtime's forced GC, two
-// minutes later). The clients run in a child process; the gateway is in
-// this one.
+// ID (3,000 clients for 3 s, in a child process: the gateway's process
+// holds only the gateway's memory), the idle gateway gives its memory back
+// within 10 s of the storm's end. The issue asks for RSS within 2x of the
+// starting figure; the test asks 1.5x, because on a small machine the storm
+// itself only about doubles RssAnon, and a 2x bound would pass without any
+// reclaim (which leaves it there until the runtime's forced GC, two minutes
+// later).
 func TestChurnGivesMemoryBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("storm of connections")
@@ -168,7 +170,6 @@ func TestChurnGivesMemoryBack(t *testing.T) {
 		what, mem = "Go heap held (-race)", heapHeld
 	}
 	start := mem()
-	t.Logf("go start: %s", goMemClasses())
 	reclaims := g.m.reclaims.Get()
 
 	var peak atomic.Uint64
@@ -191,19 +192,18 @@ func TestChurnGivesMemoryBack(t *testing.T) {
 	after := mem()
 	t.Logf("storm: %d CONNACKs from %d clients in %d s; %s %.1f MB before, peak %.1f MB, %.1f MB when it ended",
 		connacks, clients, secs, what, churnMB(start), churnMB(peak.Load()), churnMB(after))
-	if connacks < 2000 {
+	if connacks < reclaimMinChurn {
 		t.Fatalf("only %d CONNACKs: no storm", connacks)
 	}
 	for {
 		rss := mem()
-		if rss <= 2*start {
+		if rss <= start*3/2 {
 			t.Logf("%s %.1f MB (%.1fx the start) %.1f s after the storm; reclaims %d",
 				what, churnMB(rss), float64(rss)/float64(start), time.Since(end).Seconds(), g.m.reclaims.Get()-reclaims)
 			break
 		}
 		if time.Since(end) > 10*time.Second {
-			t.Logf("go: %s", goMemClasses())
-			t.Fatalf("%s %.1f MB 10 s after the storm, start %.1f MB (over 2x); reclaims %d",
+			t.Fatalf("%s %.1f MB 10 s after the storm, start %.1f MB (over 1.5x); reclaims %d",
 				what, churnMB(rss), churnMB(start), g.m.reclaims.Get()-reclaims)
 		}
 		time.Sleep(250 * time.Millisecond)

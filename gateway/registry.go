@@ -69,7 +69,15 @@ type recExtra struct {
 	expireAt int64         // offline: when the session ends (unix nanos); 0 = not scheduled
 	will     *session.Will // pending delayed will
 	willAt   int64
+	// fenced: the session arrived from another loop and deliveries sent to
+	// that loop before the move may still be on their way here (fence.go);
+	// deliveries that did not come that way wait in held until they have.
+	fenced bool
+	held   []inItem
 }
+
+// fenced reports whether rec's handover from another loop is incomplete.
+func (rec *sessionRec) fenced() bool { return rec.x != nil && rec.x.fenced }
 
 // ext returns rec's extra state, allocating it.
 func (rec *sessionRec) ext() *recExtra {
