@@ -13,17 +13,17 @@ import (
 type inKind uint8
 
 const (
-	inDeliver  inKind = iota // deliver msg to sub
-	inAck                    // a parked publisher ack was released: send it
-	inTakeover               // a CONNECT elsewhere claims a session owned here
-	inAttach                 // a session state handed over by its previous owner
-	inRetry                  // the claimed session ended before the takeover: redo the CONNECT lookup
-	inTick                   // timer tick
-	inDrain                  // graceful shutdown
-	inPump                   // this loop's own wake-up to send more queued messages (pumpQueues)
-	inFence                  // a session moved off req.from: answer once your earlier items to it are posted
-	inFenceAck               // one loop's answer to inFence (on req.from)
-	inFenceDone              // every delivery sent to req.from before the move has reached the new owner
+	inDeliver   inKind = iota // deliver msg to sub
+	inAck                     // a parked publisher ack was released: send it
+	inTakeover                // a CONNECT elsewhere claims a session owned here
+	inAttach                  // a session state handed over by its previous owner
+	inRetry                   // the claimed session ended before the takeover: redo the CONNECT lookup
+	inTick                    // timer tick
+	inDrain                   // graceful shutdown
+	inPump                    // this loop's own wake-up to send more queued messages (pumpQueues)
+	inFence                   // a session moved off req.from: answer once your earlier items to it are posted
+	inFenceAck                // one loop's answer to inFence (on req.from)
+	inFenceDone               // every delivery sent to req.from before the move has reached the new owner
 )
 
 // inItem is one unit of cross-loop work.
