@@ -26,6 +26,12 @@ func (c *conn) subscribe() bool {
 	rec := c.rec
 	st := rec.st
 	s := &l.scratch.Subscribe
+	if !st.AckFits(len(s.Filters)) {
+		// The SUBACK could never be sent [MQTT-3.1.2-24]: refuse the
+		// request before applying any of it.
+		c.violation(errAckTooLarge)
+		return false
+	}
 	var subID uint32
 	if s.Props.NumSubscriptionIDs > 0 {
 		subID = s.Props.SubscriptionIDs[0]
@@ -111,6 +117,8 @@ func (c *conn) subscribe() bool {
 	return true
 }
 
+var errAckTooLarge = &mqttcodec.Error{Code: mqttcodec.PacketTooLarge, Msg: "gateway: the SUBACK or UNSUBACK would exceed the client's Maximum Packet Size [MQTT-3.1.2-24]"}
+
 var errNoLocalShared = &mqttcodec.Error{Code: mqttcodec.ProtocolError, Msg: "gateway: no local on a shared subscription [MQTT-3.8.3-4]"}
 
 // unsubscribe applies the decoded UNSUBSCRIBE and answers UNSUBACK.
@@ -118,6 +126,10 @@ func (c *conn) unsubscribe() {
 	l := c.l
 	st := c.rec.st
 	u := &l.scratch.Unsubscribe
+	if c.version == mqttcodec.V5 && !st.AckFits(len(u.Filters)) {
+		c.violation(errAckTooLarge) // [MQTT-3.1.2-24]
+		return
+	}
 	reasons := l.reasons[:0]
 	for _, f := range u.Filters {
 		existed, err := l.g.router.Unsubscribe(c.rec.handle, f)

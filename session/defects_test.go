@@ -206,3 +206,26 @@ func TestOutputBudgetQueuesAndPumps(t *testing.T) {
 		t.Fatalf("after Pump: sent %d, can send %v", st.Sent, s.CanSend())
 	}
 }
+
+// An offline queue at its bound drops its expired messages before live
+// ones (drop_oldest would otherwise push out a live message).
+func TestOfflineQueueFullDropsExpiredNotLive(t *testing.T) {
+	pr := Params{Version: 5, ClientID: "c", RecvMax: 1, Expiry: 60}
+	s := New(&pr, &testLim) // MaxOfflineMessages 3, drop oldest
+	s.Attach(&pr, 0, newOut())
+	s.Detach(0, &SendStats{})
+	short := mqttcodec.Publish{QoS: 1, Topic: []byte("t"), Payload: []byte("old")}
+	short.Props.MessageExpiry = 1
+	short.Props.Set(mqttcodec.PropMessageExpiry)
+	var st SendStats
+	s.Deliver(Delivery{Msg: NewMessage(&short, short.Topic, 0), QoS: 1}, 0, nil, &st) // expires at 1 s
+	s.Deliver(Delivery{Msg: msg(1, "live1"), QoS: 1}, 0, nil, &st)
+	s.Deliver(Delivery{Msg: msg(1, "live2"), QoS: 1}, 0, nil, &st)
+	s.Deliver(Delivery{Msg: msg(1, "live3"), QoS: 1}, 2e9, nil, &st) // full: the expired one goes
+	if st.Expired != 1 || st.QueueFull != 0 {
+		t.Fatalf("expired %d, dropped for the bound %d: want the expired one dropped, no live one", st.Expired, st.QueueFull)
+	}
+	if n, _ := s.Queued(); n != 3 {
+		t.Fatalf("queued %d, want the 3 live ones", n)
+	}
+}

@@ -96,6 +96,10 @@ func (s *State) Deliver(d Delivery, now int64, o *Out, st *SendStats) {
 		f := s.f()
 		f.queue.push(d)
 		st.Queued++
+		if f.queue.over(s.lim) {
+			// Expired messages leave first: they must not push out live ones.
+			st.Expired += f.queue.dropExpired(now)
+		}
 		st.QueueFull += f.queue.trim(s.lim)
 		return
 	}

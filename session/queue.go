@@ -75,10 +75,15 @@ func (q *queue) dropExpired(now int64) (n int) {
 	return n
 }
 
+// over reports whether the queue is past the offline bounds.
+func (q *queue) over(lim *Limits) bool {
+	return q.n > lim.MaxOfflineMessages || lim.MaxOfflineBytes > 0 && q.bytes > lim.MaxOfflineBytes
+}
+
 // trim drops messages until the queue fits the offline bounds, oldest or
 // newest first per lim.DropOldest, and returns how many it dropped.
 func (q *queue) trim(lim *Limits) (dropped int) {
-	for q.n > 0 && (q.n > lim.MaxOfflineMessages || lim.MaxOfflineBytes > 0 && q.bytes > lim.MaxOfflineBytes) {
+	for q.n > 0 && q.over(lim) {
 		if lim.DropOldest {
 			q.popFront()
 		} else {

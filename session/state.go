@@ -183,6 +183,30 @@ func (s *State) Queued() (n, bytes int) {
 // acknowledged to the client.
 func (s *State) InQuota() int { return int(s.inQuota) }
 
+// AckFits reports whether a SUBACK or UNSUBACK carrying n reason codes
+// fits the client's Maximum Packet Size [MQTT-3.1.2-24] (v5: no Reason
+// String or User Property is ever sent, so this is its smallest form).
+func (s *State) AckFits(n int) bool {
+	if s.maxPacket == 0 {
+		return true
+	}
+	body := 2 + n // packet identifier, reason codes
+	if s.ver == mqttcodec.V5 {
+		body++ // property length 0
+	}
+	size := 1 + 1 + body // fixed header with a 1-byte remaining length
+	if body > 127 {
+		size++
+	}
+	if body > 16383 {
+		size++
+	}
+	if body > 2097151 {
+		size++
+	}
+	return size <= int(s.maxPacket)
+}
+
 // KeepAliveNanos is the time after the last packet at which the connection
 // is closed: 1.5 x keep alive [MQTT-3.1.2-24]; 0 = never.
 func (s *State) KeepAliveNanos() int64 { return int64(s.keepAlive) * 1500_000_000 }
