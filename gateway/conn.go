@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -145,41 +144,7 @@ func (c *conn) read() gnet.Action {
 	if c.ws {
 		return c.readWS()
 	}
-	maxPacket := l.g.cfg.Limits.MaxPacketSize
-	for i := 0; i < l.g.cfg.Engine.MaxPacketsPerWake && !c.closed; i++ {
-		n := gc.InboundBuffered()
-		if n == 0 {
-			return gnet.None
-		}
-		if c.repliesOver() {
-			c.stall() // its requests wait in gnet's buffer until it reads its replies
-			return gnet.None
-		}
-		head, _ := gc.Peek(min(n, mqttcodec.MaxFixedHeader))
-		if c.state == stConnecting && head[0] != byte(mqttcodec.CONNECT)<<4 {
-			c.kick(0, closeProtocol, errNotConnect) // [MQTT-3.1.0-1] decided on the first byte
-			return gnet.None
-		}
-		size, err := mqttcodec.PacketSize(head, maxPacket)
-		if errors.Is(err, mqttcodec.ErrNeedMore) || err == nil && n < size {
-			return gnet.None // wait for the rest
-		}
-		if err != nil {
-			c.violation(err) // e.g. 0x95, decided before buffering the body
-			return gnet.None
-		}
-		frame, _ := gc.Peek(size) // borrowed until Discard
-		stop := c.handle(frame)   // copies only what it keeps
-		if c.closed {
-			return gnet.None // a failed write closed the socket under us; its buffers are gone
-		}
-		_, _ = gc.Discard(size)
-		l.st.bytesIn += uint64(size)
-		if stop {
-			return gnet.None
-		}
-	}
-	if !c.closed {
+	if c.frames((*tcpSource)(c)) == stopBudget {
 		_ = gc.Wake(nil) // budget spent: let the others run, come back later
 	}
 	return gnet.None

@@ -22,6 +22,7 @@ type wsConn struct {
 	// no data frame may follow it (RFC 6455 5.5.1).
 	closeSent bool
 	in        []byte // unmasked MQTT byte stream not yet framed (copied once from the frames)
+	off       int    // bytes of in already framed and handled (see compact)
 	ctrl      []byte // pong / close frames to send
 	// code and why override the close frame's status and reason when the
 	// WebSocket layer itself failed (ws.Reader's *CloseError); 0 = derived
@@ -151,47 +152,16 @@ func (c *conn) readWS() gnet.Action {
 		c.kick(0, closeInboundOverflow, nil)
 		return gnet.None
 	}
-	off := 0
-	defer func() {
-		if off > 0 && !c.closed {
-			k := copy(w.in, w.in[off:])
-			w.in = w.in[:k]
-		}
-		if cap(w.in) > 64<<10 && len(w.in) == 0 {
-			w.in = nil
-		}
-	}()
-	maxPacket := l.g.cfg.Limits.MaxPacketSize
-	for i := 0; ; i++ {
-		if c.closed || c.state == stClosing || c.state == stWaiting || c.paused {
-			return gnet.None // resumed by attach (Wake) or sendAck; a pending end waits too
-		}
-		rest := w.in[off:]
-		if len(rest) == 0 {
-			break
-		}
-		if c.state == stConnecting && rest[0] != byte(mqttcodec.CONNECT)<<4 {
-			c.kick(0, closeProtocol, errNotConnect)
-			return gnet.None
-		}
-		size, err := mqttcodec.PacketSize(rest, maxPacket)
-		if errors.Is(err, mqttcodec.ErrNeedMore) || err == nil && len(rest) < size {
-			break
-		}
-		if err != nil {
-			c.violation(err)
-			return gnet.None
-		}
-		if i == l.g.cfg.Engine.MaxPacketsPerWake {
-			_ = gc.Wake(nil) // budget spent: let the others run, come back later
-			return gnet.None
-		}
-		if c.repliesOver() {
-			c.stall()
-			return gnet.None
-		}
-		c.handle(rest[:size])
-		off += size
+	stop := c.frames(w)
+	if !c.closed {
+		w.compact()
+	}
+	switch stop {
+	case stopBudget:
+		_ = gc.Wake(nil) // budget spent: let the others run, come back later
+		return gnet.None
+	case stopHeld:
+		return gnet.None // resumed by attach, sendAck or resumeStalled; a pending end waits too
 	}
 	// Every whole MQTT packet unframed so far is handled: only now may the
 	// end of the stream act, so that [PUBLISH][DISCONNECT][close] in one
@@ -204,6 +174,23 @@ func (c *conn) readWS() gnet.Action {
 		_ = gc.Wake(nil)
 	}
 	return gnet.None
+}
+
+// wsConn is its connection's unmasked MQTT stream as a byteSource.
+func (w *wsConn) buffered() int     { return len(w.in) - w.off }
+func (w *wsConn) peek(n int) []byte { return w.in[w.off : w.off+n] }
+func (w *wsConn) discard(n int)     { w.off += n }
+
+// compact drops the framed bytes from in, and in itself once it is empty
+// and large.
+func (w *wsConn) compact() {
+	if w.off > 0 {
+		k := copy(w.in, w.in[w.off:])
+		w.in, w.off = w.in[:k], 0
+	}
+	if cap(w.in) > 64<<10 && len(w.in) == 0 {
+		w.in = nil
+	}
 }
 
 // feedWS unframes up to engine.read_buffer_size bytes of gnet's inbound
