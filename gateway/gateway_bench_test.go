@@ -298,6 +298,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv("EDGEGW_CHURN_CLIENTS"); spec != "" {
 		os.Exit(churnClients(spec)) // reclaim_test.go
 	}
+	if os.Getenv("EDGEGW_CHURN_SERVER") != "" {
+		os.Exit(churnServer()) // reclaim_test.go
+	}
 	if addr := os.Getenv("EDGEGW_FLOOR_ADDR"); addr != "" {
 		// The floor=gnet server on its own, to measure from outside:
 		// go test -c -o floor.test ./gateway/ && EDGEGW_FLOOR_ADDR=:1885 ./floor.test
