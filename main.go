@@ -4,6 +4,7 @@
 //	edgegw run [-config FILE]       run on FILE (keys it leaves out keep their defaults)
 //	edgegw version                  print the version
 //	edgegw bench [flags]            the load generator (see `edgegw bench -h`)
+//	edgegw tune [--json] [--apply]  the tune report: cgroup, limits, sysctls, rings, kernel signals
 //
 // Exit status: 0 after a clean drain, 1 when the gateway cannot start (a listener
 // cannot bind) or the drain runs past drain.timeout, 2 for bad flags or configuration.
@@ -50,6 +51,8 @@ const usage = `usage:
   edgegw run [-config FILE]   run on FILE (missing keys keep their defaults)
   edgegw version              print the version
   edgegw bench [flags]        run the load generator (edgegw bench -h)
+  edgegw tune [-config FILE] [--json] [--apply]
+                              print the tune report (--apply: raise what it may)
 `
 
 // realMain runs the command line args and returns the exit status. signals, when
@@ -71,11 +74,13 @@ func realMain(args []string, stdout, stderr io.Writer, signals <-chan os.Signal)
 		return 0
 	case "bench":
 		return runBench(args, stdout, stderr)
+	case "tune":
+		return runTune(args, stdout, stderr) // main_tune.go
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "edgegw: unknown command %q (commands: run, version, bench; see edgegw help)\n", cmd)
+		fmt.Fprintf(stderr, "edgegw: unknown command %q (commands: run, version, bench, tune; see edgegw help)\n", cmd)
 		return 2
 	}
 }
@@ -153,7 +158,7 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // Validate accepted it
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	log.Info("edgegw starting", "version", versionString(), "go", runtime.Version(), "config", name)
-	logRuntime(log, cfg)
+	applyTune(log, cfg) // main_tune.go
 
 	if signals == nil {
 		ch := make(chan os.Signal, 2)
@@ -199,8 +204,6 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 	}
 }
 
-// logRuntime logs what bounds this process: CPUs, memory limit and open files. The
-// open-file soft limit is raised to the hard limit where the kernel allows it.
 // boundAddr is the address a listener configured as addr is bound to, given
 // local, the gateway's Addr for it (port 0 resolved, but an all-interfaces
 // host replaced by 127.0.0.1, where a local client dials). An empty host
@@ -216,45 +219,4 @@ func boundAddr(addr, local string) string {
 		host = "::"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-func logRuntime(log *slog.Logger, cfg gateway.Config) {
-	source := "cgroup CPU limit or CPU count (Go 1.25+ follows the cgroup limit)"
-	if v := os.Getenv("GOMAXPROCS"); v != "" {
-		source = "GOMAXPROCS environment variable"
-	}
-	log.Info("cpu", "gomaxprocs", runtime.GOMAXPROCS(0), "num_cpu", runtime.NumCPU(), "source", source)
-	if v := os.Getenv("GOMEMLIMIT"); v != "" {
-		log.Info("memory", "gomemlimit", v, "bytes", debug.SetMemoryLimit(-1))
-	}
-
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		log.Warn("cannot read the open-file limit", "err", err)
-		return
-	}
-	before := lim.Cur
-	if lim.Cur < lim.Max {
-		// The Go runtime already does this at start-up on Linux; do it again in
-		// case something lowered it, and log what we got either way.
-		raised := lim
-		raised.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); err != nil {
-			log.Warn("cannot raise the open-file soft limit", "soft", lim.Cur, "hard", lim.Max, "err", err)
-		} else {
-			lim = raised
-		}
-	}
-	log.Info("open files", "soft_before", before, "soft", lim.Cur, "hard", lim.Max)
-	capAt := int64(lim.Cur) - 100
-	if lim.Cur > 1<<40 {
-		capAt = 1 << 40 // unlimited in practice
-	}
-	log.Warn("connections are capped by the open-file limit",
-		"max_connections_about", capAt, "limit", lim.Cur,
-		"hint", "raise it with ulimit -n / LimitNOFILE= for more connections")
-	if cfg.Limits.MaxConnections > 0 && int64(cfg.Limits.MaxConnections) > capAt {
-		log.Warn("limits.max_connections is above what the open-file limit allows",
-			"max_connections", cfg.Limits.MaxConnections, "max_connections_about", capAt)
-	}
 }

@@ -245,6 +245,9 @@ timeout = "%s"
 
 [log]
 level = "debug"
+
+[tune]
+apply = "off" # a test must not change this machine's sysctls
 `, tcpPort, httpPort, drain))
 
 	cmd := exec.Command(bin, "run", "-config", cfgPath)
@@ -335,7 +338,7 @@ func TestBinaryBindErrorExits1(t *testing.T) {
 	}
 	defer busy.Close()
 	cfgPath := filepath.Join(t.TempDir(), "busy.toml")
-	writeFile(t, cfgPath, fmt.Sprintf("[listeners]\ntcp = %q\nws = \"\"\n[http]\naddr = \"127.0.0.1:0\"\n[engine]\nreuse_port = false\n", busy.Addr().String()))
+	writeFile(t, cfgPath, fmt.Sprintf("[listeners]\ntcp = %q\nws = \"\"\n[http]\naddr = \"127.0.0.1:0\"\n[engine]\nreuse_port = false\n[tune]\napply = \"off\"\n", busy.Addr().String()))
 	code, stderr := runBinary(t, bin, "run", "-config", cfgPath)
 	if code != 1 {
 		t.Errorf("exit %d, want 1; stderr %q", code, stderr)

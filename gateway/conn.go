@@ -345,7 +345,7 @@ func logClose(lg *slog.Logger, id string, remote net.Addr, reason closeReason, r
 	var attrs [5]slog.Attr
 	attrs[0] = slog.String("client_id", id)
 	attrs[1] = slog.String("addr", addrText(remote))
-	attrs[2] = slog.String("reason", closeLabels[reason])
+	attrs[2] = slog.String("reason", reason.String())
 	n := 3
 	if rc != 0 {
 		attrs[n] = slog.String("code", hexByte(byte(rc)))

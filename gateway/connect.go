@@ -51,6 +51,9 @@ func (c *conn) onConnect(frame []byte) {
 		c.refuse(p.Version, rc, nil)
 		return
 	}
+	if !c.admit(pr.Version, pr.ClientID) { // memory budget (admission.go)
+		return
+	}
 	c.version = pr.Version
 	c.bridge = pr.Bridge
 	c.keepAlive = pr.KeepAlive
@@ -64,8 +67,6 @@ func (c *conn) onConnect(frame []byte) {
 	l.claim(&l.req)
 	l.req = takeoverReq{}
 }
-
-var errNotConnect = &mqttcodec.Error{Code: mqttcodec.ProtocolError, Msg: "gateway: first packet is not CONNECT [MQTT-3.1.0-1]"}
 
 // refuse answers CONNECT with a CONNACK reason code and closes.
 func (c *conn) refuse(v mqttcodec.Version, rc mqttcodec.ReasonCode, err error) {
@@ -195,6 +196,7 @@ func (l *loop) attach(req *takeoverReq) {
 	st := rec.st
 	if req.from != nil {
 		rec.ext().fenced = true // until fenceDone: see fence.go
+		rec.x.fence = req
 	}
 	if c.closed || c.state == stClosing {
 		// The client went away while its session travelled here.

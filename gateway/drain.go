@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"time"
 
@@ -70,7 +69,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return nil // never started (or Start failed): nothing to drain
 	}
 	if !g.draining.CompareAndSwap(false, true) {
-		return errors.New("gateway: shutdown already in progress")
+		return errShutdownInProgress
 	}
 	close(g.reclaimStop)
 	if g.tls != nil {

@@ -13,13 +13,13 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
 	"edgegw/router"
 	"edgegw/session"
+	"edgegw/tune"
 )
 
 // Gateway is one running edgegw data path. Its exported methods are safe
@@ -48,6 +48,7 @@ type Gateway struct {
 	httpSrv       *httpServer
 	tls           *tlsTerminator // nil without a TLS listener
 	maxConns      int64          // limits.max_connections, or derived from the fd limit
+	tn            *tuneGlue      // memory budget and admission (admission.go)
 	userTimeoutMs int            // TCP_USER_TIMEOUT for client sockets: 2 x engine.tcp_keepalive; 0 = none
 	sticky        bool           // router.shared_strategy = "sticky": Match needs the publisher's hash
 	wsPort        int            // port of the WebSocket listener (0 = none)
@@ -115,11 +116,9 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	g.userTimeoutMs = int(2 * cfg.Engine.TCPKeepAlive.D() / time.Millisecond)
 	g.maxConns = int64(cfg.Limits.MaxConnections)
 	if g.maxConns == 0 {
-		g.maxConns = fdLimit() - 64 // keep a few descriptors for listeners, HTTP and files
-		if g.maxConns < 64 {
-			g.maxConns = 64
-		}
+		g.maxConns = tune.FDCap(tune.NoFile()) // keeps descriptors for listeners, HTTP and files
 	}
+	g.initTune()
 	g.idSalt = strconv.FormatInt(time.Now().UnixNano()%(1<<30), 36)
 	g.h = &handler{g: g}
 	return g, nil
@@ -130,7 +129,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 // `cannot open listener ":1883": address already in use`.
 func (g *Gateway) Start() error {
 	if !g.started.CompareAndSwap(false, true) {
-		return errors.New("gateway: already started")
+		return errAlreadyStarted
 	}
 	var addrs []string
 	if a := g.cfg.Listeners.TCP; a != "" {
@@ -167,7 +166,7 @@ func (g *Gateway) Start() error {
 		addrs = append(addrs, "tcp://"+internal)
 	}
 	if len(addrs) == 0 {
-		return errors.New("gateway: no supported listener configured (listeners.tcp)")
+		return errNoListener
 	}
 	if a := g.cfg.HTTP.Addr; a != "" {
 		hs, err := g.startHTTP(a)
@@ -210,6 +209,7 @@ func (g *Gateway) Start() error {
 			go g.tls.serve()
 		}
 		go g.reclaimLoop(g.reclaimStop)
+		go g.tuneLoop(g.reclaimStop)
 		return nil
 	case err := <-g.done:
 		g.done <- err
@@ -338,15 +338,6 @@ func (g *Gateway) allLoops() []*loop {
 // assignID generates a client identifier for an empty one [MQTT-3.1.3-6].
 func (g *Gateway) assignID() string {
 	return "edgegw-" + g.idSalt + "-" + strconv.FormatUint(g.idSeq.Add(1), 36)
-}
-
-// fdLimit returns the soft RLIMIT_NOFILE.
-func fdLimit() int64 {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<40 {
-		return 1 << 20
-	}
-	return int64(rl.Cur)
 }
 
 // gnetLogger routes gnet's logging to slog at debug level (errors at warn).

@@ -45,11 +45,12 @@ func (l *loop) fenceAck(req *takeoverReq) {
 // fenceDone ends the fence on the new owner: what was held is applied in
 // the order it arrived (a takeover among it may move the session on; the
 // items behind it follow it there).
-func (l *loop) fenceDone(rec *sessionRec) {
-	if rec.x == nil || !rec.x.fenced {
-		return
+func (l *loop) fenceDone(req *takeoverReq) {
+	rec := req.rec
+	if rec.x == nil || !rec.x.fenced || rec.x.fence != req {
+		return // not the handover this session waits for (cannot happen: takeovers wait for the fence)
 	}
-	rec.x.fenced = false
+	rec.x.fenced, rec.x.fence = false, nil
 	held := rec.x.held
 	rec.x.held = nil
 	for i := range held {

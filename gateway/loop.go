@@ -133,7 +133,7 @@ func (l *loop) process(it *inItem) {
 	case inFenceAck:
 		l.fenceAck(it.req)
 	case inFenceDone:
-		l.fenceDone(it.req.rec)
+		l.fenceDone(it.req)
 	}
 }
 

@@ -28,6 +28,8 @@ const (
 	closeShutdown                           // graceful drain (0x8B / 0x9C)
 	closeInboundOverflow                    // paused client kept sending past the inbound bound
 	closeConnLimit                          // limits.max_connections reached
+	closeOverCapacity                       // CONNECT past the memory budget's capacity (0x89; admission.go)
+	closeMemoryPressure                     // CONNECT while memory is above the high watermark (0x89; admission.go)
 	numCloseReasons
 )
 
@@ -35,6 +37,15 @@ var closeLabels = [numCloseReasons]string{
 	"client_disconnect", "network", "connect_timeout", "keepalive_timeout", "protocol_error",
 	"malformed_packet", "packet_too_large", "receive_maximum_exceeded", "violation", "connect_refused",
 	"session_taken_over", "slow_consumer", "shutdown", "inbound_overflow", "connection_limit",
+	"over_capacity", "memory_pressure",
+}
+
+// String is r's label in edgegw_connections_closed_total and in logs.
+func (r closeReason) String() string {
+	if r < numCloseReasons {
+		return closeLabels[r]
+	}
+	return "close_reason_" + strconv.Itoa(int(r))
 }
 
 // closeReasonOf maps a violation's reason code to its close label.
@@ -58,6 +69,14 @@ func closeReasonOf(rc mqttcodec.ReasonCode) closeReason {
 		return closeShutdown
 	}
 	return closeOtherViolation
+}
+
+// String is r's label in edgegw_dropped_total.
+func (r dropReason) String() string {
+	if r < numDropReasons {
+		return dropLabels[r]
+	}
+	return "drop_reason_" + strconv.Itoa(int(r))
 }
 
 // dropReason labels edgegw_dropped_total.
@@ -253,10 +272,11 @@ type metricMeta struct {
 
 // metricHelp documents every family /metrics writes (the README's "Metrics"
 // table lists the same). A family missing here is written as "untyped" with
-// its name as help, and TestMetricsMetadata fails. Read-only.
+// its name as help, and TestMetricsMetadata fails. Read-only after init
+// (admission.go adds the tune families).
 var metricHelp = map[string]metricMeta{
 	"edgegw_connections_opened_total":             {"counter", "Client connections accepted on every listener (TCP, WebSocket, TLS), refused ones included."},
-	"edgegw_connections_closed_total":             {"counter", "Client connections closed, by reason (client_disconnect, network, connect_timeout, keepalive_timeout, protocol_error, malformed_packet, packet_too_large, receive_maximum_exceeded, violation, connect_refused, session_taken_over, slow_consumer, shutdown, inbound_overflow, connection_limit)."},
+	"edgegw_connections_closed_total":             {"counter", "Client connections closed, by reason (client_disconnect, network, connect_timeout, keepalive_timeout, protocol_error, malformed_packet, packet_too_large, receive_maximum_exceeded, violation, connect_refused, session_taken_over, slow_consumer, shutdown, inbound_overflow, connection_limit, over_capacity, memory_pressure)."},
 	"edgegw_dropped_total":                        {"counter", "Messages not delivered to a subscriber, by reason (slow_consumer, expired, packet_too_large, offline_queue_full, offline_qos0, inbox_full, stale_subscriber, retained_refused)."},
 	"edgegw_packets_received_total":               {"counter", "MQTT packets received from clients, by packet type."},
 	"edgegw_packets_sent_total":                   {"counter", "MQTT packets sent to clients, by packet type."},

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bufio"
 	"encoding/binary"
-	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -42,7 +41,7 @@ func TestOrderAcrossTakeovers(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // the publisher: QoS 1, pipelined, acknowledgements read and dropped
+	go func() { // the publisher: QoS 1, pipelined; at the end it waits for every PUBACK
 		defer wg.Done()
 		nc, err := net.Dial("tcp", g.Addr("tcp"))
 		if err != nil {
@@ -51,11 +50,31 @@ func TestOrderAcrossTakeovers(t *testing.T) {
 		}
 		defer nc.Close()
 		_, _ = nc.Write(connectPacket(4, "ord-pub", 0, true))
-		go func() { _, _ = io.Copy(io.Discard, nc) }()
+		var acked atomic.Uint32
+		go func() {
+			rc := &rawConn{Conn: nc, r: bufio.NewReader(nc)}
+			for {
+				h, _, err := rc.readPacket(time.Minute)
+				if err != nil {
+					return
+				}
+				if h>>4 == 4 {
+					acked.Add(1)
+				}
+			}
+		}()
 		var body [4 + 5 + 2 + 4]byte
 		for seq := uint32(1); ; seq++ {
 			select {
 			case <-stop:
+				// Only what was acknowledged is owed to the subscriber: wait
+				// until that is all of it.
+				for end := time.Now().Add(20 * time.Second); acked.Load() < published.Load() && time.Now().Before(end); {
+					time.Sleep(5 * time.Millisecond)
+				}
+				if a, p := acked.Load(), published.Load(); a < p {
+					t.Errorf("publisher: %d of %d PUBACKs", a, p)
+				}
 				return
 			default:
 			}
@@ -125,6 +144,6 @@ func TestOrderAcrossTakeovers(t *testing.T) {
 	}
 	t.Logf("%d published, %d seen in order, %d reconnects, %d inversions", published.Load(), seen, moves, inversions)
 	if p := published.Load(); seen == 0 || last != p {
-		t.Fatalf("the last message seen is %d of %d published", last, p)
+		t.Fatalf("the last message seen is %d of %d published and acknowledged", last, p)
 	}
 }

@@ -31,10 +31,10 @@ const (
 	reclaimQuietDiv = 10
 	// reclaimMinGap is the least time between two reclaims; past it the
 	// gap is reclaimCostRatio times what the last one took, so reclaims
-	// never cost more than 1% of a core (a collection of a heap holding
+	// never cost more than 5% of a core (a collection of a heap holding
 	// millions of connections takes much longer than one of an idle one).
 	reclaimMinGap    = 2 * time.Second
-	reclaimCostRatio = 100
+	reclaimCostRatio = 20
 )
 
 // churnWatch decides when to reclaim from successive samples of the total

@@ -49,12 +49,12 @@ func TestChurnWatch(t *testing.T) {
 	if step(i, reclaimMinChurn/2) || step(i+1, 0) {
 		t.Fatal("reclaimed after a burst under reclaimMinChurn")
 	}
-	// A reclaim that took 100 ms holds the next one off for 10 s.
+	// A reclaim that took 500 ms holds the next one off for 10 s.
 	w = churnWatch{}
-	w.done(t0, 100*time.Millisecond)
+	w.done(t0, 500*time.Millisecond)
 	total = 0
 	if step(1, 50000) || step(2, 0) {
-		t.Fatal("reclaimed within 100x the last reclaim's duration")
+		t.Fatal("reclaimed within reclaimCostRatio x the last reclaim's duration")
 	}
 	if !step(10, 0) {
 		t.Fatal("no reclaim once the gap passed")

@@ -73,6 +73,7 @@ type recExtra struct {
 	// that loop before the move may still be on their way here (fence.go);
 	// deliveries that did not come that way wait in held until they have.
 	fenced bool
+	fence  *takeoverReq // the handover being fenced
 	held   []inItem
 }
 

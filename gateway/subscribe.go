@@ -65,7 +65,7 @@ func (c *conn) subscribe() bool {
 		existed, err := g.router.Subscribe(rec.handle, f.Filter, o)
 		if err != nil {
 			if errors.Is(err, router.ErrShareNoLocal) {
-				c.violation(errNoLocalShared) // [MQTT-3.8.3-4]
+				c.violation(mqttcodec.ErrNoLocalShared) // [MQTT-3.8.3-4]
 				return false
 			}
 			rc := byte(mqttcodec.TopicFilterInvalid)
@@ -116,10 +116,6 @@ func (c *conn) subscribe() bool {
 	l.countSend(ss)
 	return true
 }
-
-var errAckTooLarge = &mqttcodec.Error{Code: mqttcodec.PacketTooLarge, Msg: "gateway: the SUBACK or UNSUBACK would exceed the client's Maximum Packet Size [MQTT-3.1.2-24]"}
-
-var errNoLocalShared = &mqttcodec.Error{Code: mqttcodec.ProtocolError, Msg: "gateway: no local on a shared subscription [MQTT-3.8.3-4]"}
 
 // unsubscribe applies the decoded UNSUBSCRIBE and answers UNSUBACK.
 func (c *conn) unsubscribe() {

@@ -35,8 +35,6 @@ type wsConn struct {
 	end error
 }
 
-var errNotUpgrade = errors.New("gateway: WebSocket listener got something other than an HTTP GET")
-
 // wsCloseCode is the WebSocket close status (RFC 6455 7.4.1) that goes with
 // a close cause: 1001 when the server goes away, 1002 for protocol
 // violations, 1009 for a packet over the limit, 1008 for policy limits, and
@@ -97,7 +95,7 @@ func (w *wsConn) appendClose(dst []byte, r closeReason) []byte {
 	if w.code != 0 {
 		return ws.AppendClose(dst, w.code, w.why)
 	}
-	return ws.AppendClose(dst, wsCloseCode(r), closeLabels[r])
+	return ws.AppendClose(dst, wsCloseCode(r), r.String())
 }
 
 // readWS is read for a WebSocket connection: the upgrade, then frames

@@ -30,8 +30,8 @@ func (v Verdict) String() string {
 // the high watermark, so that admission does not flap at the threshold.
 const pressureOffPct = 97
 
-// UsageProbe samples the memory the budget's limit applies to, in bytes.
-type UsageProbe func() (int64, bool)
+// UsageProbe samples the memory the budget's limit applies to.
+type UsageProbe func() (MemorySample, bool)
 
 // Admission decides whether a new connection fits. Admit is what the
 // gateway calls at each CONNECT, on its event loops: it only loads atomics.
@@ -40,7 +40,8 @@ type UsageProbe func() (int64, bool)
 type Admission struct {
 	capacity atomic.Int64 // 0: no connection cap
 	pressure atomic.Bool
-	usage    atomic.Int64 // last sample, bytes
+	usage    atomic.Int64 // last sample's working set, bytes
+	other    atomic.Int64 // last sample's unmanaged memory (MemorySample.Unmanaged), bytes
 	high     atomic.Int64 // high watermark, bytes; 0: no memory check
 	probe    UsageProbe
 }
@@ -59,19 +60,18 @@ func NewAdmission(b Budget, probe UsageProbe) *Admission {
 
 // CgroupProbe samples the cgroup's working set (usage minus inactive file
 // pages, what reclaim cannot free).
-func CgroupProbe(m MemoryProbe) UsageProbe {
-	return func() (int64, bool) {
-		_, ws, ok := m.Sample()
-		return ws, ok
-	}
-}
+func CgroupProbe(m MemoryProbe) UsageProbe { return m.Sample }
 
 // ResidentProbe samples the process's resident memory (no cgroup limit:
 // tune.memory_limit bounds the process itself).
 func ResidentProbe(root string) UsageProbe {
-	return func() (int64, bool) {
-		v, err := ReadResident(root)
-		return v, err == nil
+	return func() (MemorySample, bool) {
+		r := &reader{root: root}
+		m, err := r.keyed("/proc/self/status")
+		if err != nil || m["VmRSS"] == 0 {
+			return MemorySample{}, false
+		}
+		return MemorySample{Usage: m["VmRSS"] << 10, WorkingSet: m["VmRSS"] << 10, Anon: m["RssAnon"] << 10}, true
 	}
 }
 
@@ -95,11 +95,13 @@ func (a *Admission) Sample() (usage int64, pressure, changed bool) {
 	if a.probe == nil || high <= 0 {
 		return 0, false, false
 	}
-	u, ok := a.probe()
+	ms, ok := a.probe()
 	if !ok {
 		return a.usage.Load(), a.pressure.Load(), false
 	}
+	u := ms.WorkingSet
 	a.usage.Store(u)
+	a.other.Store(ms.Unmanaged())
 	was := a.pressure.Load()
 	now := was
 	switch {
@@ -139,6 +141,10 @@ func (a *Admission) SetCapacity(n int64) { a.capacity.Store(n) }
 
 // Usage returns the last sampled memory use, in bytes.
 func (a *Admission) Usage() int64 { return a.usage.Load() }
+
+// Unmanaged returns the last sample's memory that the Go runtime does not
+// manage (MemorySample.Unmanaged), in bytes.
+func (a *Admission) Unmanaged() int64 { return a.other.Load() }
 
 // HighWatermark returns the usage at which new connections are refused.
 func (a *Admission) HighWatermark() int64 { return a.high.Load() }

@@ -58,7 +58,7 @@ func TestReadMemTotalAndResident(t *testing.T) {
 func TestAdmission(t *testing.T) {
 	usage, ok := int64(0), true
 	b := Budget{Capacity: 10, HighWatermark: 1000}
-	a := NewAdmission(b, func() (int64, bool) { return usage, ok })
+	a := NewAdmission(b, func() (MemorySample, bool) { return MemorySample{WorkingSet: usage, Anon: usage / 2}, ok })
 	if v := a.Admit(10); v != Admit {
 		t.Fatalf("Admit(10) with capacity 10 = %v", v)
 	}
@@ -72,10 +72,10 @@ func TestAdmission(t *testing.T) {
 		changed  bool
 	}{
 		{999, true, false, false},
-		{1000, true, true, true},  // at the watermark
-		{980, true, true, false},  // above 97%: still on
+		{1000, true, true, true},   // at the watermark
+		{980, true, true, false},   // above 97%: still on
 		{2000, false, true, false}, // unreadable: keeps the state
-		{969, true, false, true},  // below 97%
+		{969, true, false, true},   // below 97%
 	}
 	for i, s := range steps {
 		usage, ok = s.usage, s.ok
@@ -90,6 +90,9 @@ func TestAdmission(t *testing.T) {
 		if v := a.Admit(1); v != want {
 			t.Errorf("step %d: Admit = %v, want %v", i, v, want)
 		}
+		if s.ok && (a.Usage() != s.usage || a.Unmanaged() != s.usage-s.usage/2) {
+			t.Errorf("step %d: Usage %d Unmanaged %d", i, a.Usage(), a.Unmanaged())
+		}
 	}
 	if n := testing.AllocsPerRun(100, func() { a.Admit(5) }); n != 0 {
 		t.Errorf("Admit allocates %v times", n)
@@ -102,7 +105,7 @@ func TestAdmission(t *testing.T) {
 
 func TestAdmissionRun(t *testing.T) {
 	var usage atomicInt
-	a := NewAdmission(Budget{Capacity: 1, HighWatermark: 100}, func() (int64, bool) { return usage.load(), true })
+	a := NewAdmission(Budget{Capacity: 1, HighWatermark: 100}, func() (MemorySample, bool) { return MemorySample{WorkingSet: usage.load()}, true })
 	stop := make(chan struct{})
 	changes := make(chan bool, 4)
 	done := make(chan struct{})

@@ -114,16 +114,20 @@ func TestCountCPUs(t *testing.T) {
 
 func TestMemoryProbe(t *testing.T) {
 	cg, _ := ReadCgroup("testdata/v1_limit")
-	u, ws, ok := cg.Probe("testdata/v1_limit").Sample()
-	if !ok || u != 10<<20 || ws != 9<<20 {
-		t.Errorf("v1 Sample = %d, %d, %v; want 10 MiB, 9 MiB", u, ws, ok)
+	ms, ok := cg.Probe("testdata/v1_limit").Sample()
+	if !ok || ms != (MemorySample{Usage: 10 << 20, WorkingSet: 9 << 20}) {
+		t.Errorf("v1 Sample = %+v, %v; want 10 MiB, 9 MiB", ms, ok)
 	}
 	cg, _ = ReadCgroup("testdata/v2_limit")
-	u, ws, ok = cg.Probe("testdata/v2_limit").Sample()
-	if !ok || u != 100<<20 || ws != 96<<20 {
-		t.Errorf("v2 Sample = %d, %d, %v; want 100 MiB, 96 MiB", u, ws, ok)
+	ms, ok = cg.Probe("testdata/v2_limit").Sample()
+	if !ok || ms != (MemorySample{Usage: 100 << 20, WorkingSet: 96 << 20, Anon: 80 << 20}) || ms.Unmanaged() != 16<<20 {
+		t.Errorf("v2 Sample = %+v, %v; want 100 MiB, 96 MiB, anon 80 MiB", ms, ok)
 	}
-	if _, _, ok := (MemoryProbe{}).Sample(); ok {
+	if _, ok := (MemoryProbe{}).Sample(); ok {
 		t.Error("zero MemoryProbe sampled something")
+	}
+	ms, ok = ResidentProbe("testdata/proc_host")()
+	if !ok || ms != (MemorySample{Usage: 12 << 20, WorkingSet: 12 << 20, Anon: 8 << 20}) {
+		t.Errorf("ResidentProbe = %+v, %v", ms, ok)
 	}
 }

@@ -18,14 +18,14 @@ const unlimited = int64(1) << 62
 type Cgroup struct {
 	MemoryVersion    int    `json:"memory_version"` // 1, 2, or 0: no memory controller found
 	MemoryDir        string `json:"memory_dir,omitempty"`
-	MemoryLimit      int64  `json:"memory_limit_bytes"`       // the lowest limit on the path (v1 hierarchical, v2 memory.max/high of every ancestor)
+	MemoryLimit      int64  `json:"memory_limit_bytes"`          // the lowest limit on the path (v1 hierarchical, v2 memory.max/high of every ancestor)
 	MemoryLimitFrom  string `json:"memory_limit_from,omitempty"` // the file that set it
-	MemoryUsage      int64  `json:"memory_usage_bytes"`       // charged now: usage_in_bytes (v1), memory.current (v2)
-	MemoryWorkingSet int64  `json:"memory_working_set_bytes"` // usage minus inactive file pages: what reclaim cannot free
-	KernelMemory     int64  `json:"kernel_memory_bytes"`      // v1 memory.kmem.usage_in_bytes, v2 memory.stat kernel
-	SocketMemory     int64  `json:"socket_memory_bytes"`      // v1 memory.kmem.tcp.usage_in_bytes, v2 memory.stat sock
-	FailCount        int64  `json:"fail_count"`               // v1 memory.failcnt, v2 memory.events max
-	OOMKills         int64  `json:"oom_kills"`                // oom_control / memory.events oom_kill
+	MemoryUsage      int64  `json:"memory_usage_bytes"`          // charged now: usage_in_bytes (v1), memory.current (v2)
+	MemoryWorkingSet int64  `json:"memory_working_set_bytes"`    // usage minus inactive file pages: what reclaim cannot free
+	KernelMemory     int64  `json:"kernel_memory_bytes"`         // v1 memory.kmem.usage_in_bytes, v2 memory.stat kernel
+	SocketMemory     int64  `json:"socket_memory_bytes"`         // v1 memory.kmem.tcp.usage_in_bytes, v2 memory.stat sock
+	FailCount        int64  `json:"fail_count"`                  // v1 memory.failcnt, v2 memory.events max
+	OOMKills         int64  `json:"oom_kills"`                   // oom_control / memory.events oom_kill
 
 	CPUVersion  int     `json:"cpu_version"`
 	CPUDir      string  `json:"cpu_dir,omitempty"`
@@ -318,7 +318,18 @@ func countCPUs(s string) (int, error) {
 	return n, nil
 }
 
-// MemoryProbe reads one cgroup's memory usage, for a sampler goroutine.
+// MemorySample is one reading of the memory a limit applies to, in bytes.
+type MemorySample struct {
+	Usage      int64 // charged: usage_in_bytes (v1), memory.current (v2), VmRSS (no cgroup)
+	WorkingSet int64 // Usage minus inactive file pages: what reclaim cannot free
+	Anon       int64 // anonymous memory (the Go heap, stacks, runtime): memory.stat total_rss / anon, RssAnon
+}
+
+// Unmanaged is the part of the working set the Go runtime does not
+// manage: kernel memory (sockets), active file pages.
+func (m MemorySample) Unmanaged() int64 { return max(m.WorkingSet-m.Anon, 0) }
+
+// MemoryProbe reads one cgroup's memory use, for a sampler goroutine.
 // The zero value (no memory controller) reads nothing. Safe for concurrent
 // use; each call reads two small files.
 type MemoryProbe struct {
@@ -331,21 +342,21 @@ func (cg Cgroup) Probe(root string) MemoryProbe {
 	return MemoryProbe{root: root, dir: cg.MemoryDir, version: cg.MemoryVersion}
 }
 
-// Sample returns the usage and working set now, in bytes. ok is false when
-// there is nothing to read or a read failed.
-func (m MemoryProbe) Sample() (usage, working int64, ok bool) {
+// Sample reads the memory use now. ok is false when there is nothing to
+// read or a read failed.
+func (m MemoryProbe) Sample() (MemorySample, bool) {
 	if m.version == 0 {
-		return 0, 0, false
+		return MemorySample{}, false
 	}
 	r := &reader{root: m.root}
-	f := "memory.usage_in_bytes"
+	f, anon := "memory.usage_in_bytes", "total_rss"
 	if m.version == 2 {
-		f = "memory.current"
+		f, anon = "memory.current", "anon"
 	}
 	u, err := r.int64(path.Join(m.dir, f))
 	if err != nil {
-		return 0, 0, false
+		return MemorySample{}, false
 	}
 	stat, _ := r.keyed(path.Join(m.dir, "memory.stat"))
-	return u, workingSet(u, stat, m.version), true
+	return MemorySample{Usage: u, WorkingSet: workingSet(u, stat, m.version), Anon: stat[anon]}, true
 }

@@ -14,7 +14,7 @@ const (
 // Defaults used where a Config field is zero.
 const (
 	DefaultHighWatermark = 90 // percent of the memory limit
-	DefaultHeadroom      = 20 // percent of the memory limit kept out of GOMEMLIMIT
+	DefaultHeadroom      = 5  // percent of the memory limit kept out of GOMEMLIMIT, beyond the kernel's share
 	// DefaultConnectionCost is the memory one idle MQTT connection costs the
 	// cgroup, user space and kernel together, in bytes: see budget.go for
 	// how it was measured.
@@ -28,7 +28,7 @@ type Config struct {
 	MemoryLimit         int64  `toml:"memory_limit"`          // bytes; used when no cgroup limit applies; 0 = the machine's RAM
 	ConnectionCost      int64  `toml:"connection_cost"`       // bytes one idle connection costs; 0 = DefaultConnectionCost
 	MemoryHighWatermark int    `toml:"memory_high_watermark"` // percent of the limit: capacity is sized to it, and past it new connections are refused; 0 = 90
-	GoMemLimitHeadroom  int    `toml:"gomemlimit_headroom"`   // percent of the limit kept out of GOMEMLIMIT (kernel socket memory, page cache); 0 = 20
+	GoMemLimitHeadroom  int    `toml:"gomemlimit_headroom"`   // percent of the limit kept out of GOMEMLIMIT beyond the kernel and file memory; 0 = 5
 }
 
 // Default returns the documented defaults, spelled out (config.toml shows
@@ -73,7 +73,7 @@ func (c Config) Validate() error {
 		bad("memory_high_watermark", "must be 0 (default 90) or a percentage between 50 and 99, got %d", c.MemoryHighWatermark)
 	}
 	if c.GoMemLimitHeadroom != 0 && (c.GoMemLimitHeadroom < 1 || c.GoMemLimitHeadroom > 90) {
-		bad("gomemlimit_headroom", "must be 0 (default 20) or a percentage between 1 and 90, got %d", c.GoMemLimitHeadroom)
+		bad("gomemlimit_headroom", "must be 0 (default 5) or a percentage between 1 and 90, got %d", c.GoMemLimitHeadroom)
 	}
 	return errors.Join(errs...)
 }

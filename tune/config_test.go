@@ -53,11 +53,28 @@ func TestGoMaxProcsSource(t *testing.T) {
 	}
 }
 
+// TestGoMemLimit: GOMEMLIMIT is the limit minus the headroom minus the
+// kernel's and the page cache's share, never below an eighth of the limit;
+// set only for a cgroup or configured limit, never over the environment's.
 func TestGoMemLimit(t *testing.T) {
-	if got := goMemLimit(100<<20, 20); got != 100<<20/100*80 {
-		t.Errorf("goMemLimit = %d", got)
+	b := Budget{Limit: 100 << 20, Source: SourceCgroup}
+	if got := GoMemLimit(b, Config{}, 30<<20); got != 100<<20/100*95-30<<20 {
+		t.Errorf("GoMemLimit = %d", got)
 	}
-	if goMemLimit(0, 20) != 0 {
+	if got := GoMemLimit(b, Config{GoMemLimitHeadroom: 10}, 95<<20); got != 100<<20/8 {
+		t.Errorf("GoMemLimit with the kernel holding most = %d, want an eighth of the limit", got)
+	}
+	if GoMemLimit(Budget{}, Config{}, 0) != 0 {
 		t.Error("no limit: GOMEMLIMIT set")
+	}
+	none := func(string) string { return "" }
+	env := func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	}
+	if !FollowGoMemLimit(b, none) || FollowGoMemLimit(b, env) || FollowGoMemLimit(Budget{Limit: 1 << 30, Source: SourceRAM}, none) {
+		t.Error("FollowGoMemLimit: want true only for a cgroup or configured limit without the environment variable")
 	}
 }

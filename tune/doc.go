@@ -5,18 +5,20 @@
 //
 //   - cgroup.go, cgroupfiles.go: cgroup v1 and v2 detection from
 //     /proc/self/cgroup and /proc/self/mountinfo, CPU quota and cpuset,
-//     memory limit and usage (Cgroup, ReadCgroup).
+//     memory limit and usage (ReadCgroup, MemoryProbe).
 //   - runtime.go: where GOMAXPROCS came from (the runtime derives it; tune
-//     only reports it) and GOMEMLIMIT, which tune sets from the memory limit.
+//     only reports it) and GOMEMLIMIT, which tune sets from the budget.
 //   - rlimit.go: RLIMIT_NOFILE, and the connection cap it implies (FDCap).
 //   - budget.go, admission.go: the memory budget, the connections it holds
 //     (Budget.Capacity), and the admission decision the gateway asks at
 //     CONNECT (Admission), fed by a sampler goroutine.
 //   - sysctl.go: the sysctl doctor and applier (raise, never lower).
-//   - ring.go: NIC rings through the ethtool ioctl.
+//   - ring.go: NIC rings through the ethtool ioctl, behind RingIO.
 //   - signals.go: kernel counters (TCP retransmits, listen overflows,
-//     conntrack, interface drops, socket memory) and the warnings on them.
+//     conntrack, interface drops, socket memory) and the warnings on them
+//     (Watch).
 //   - report.go: Inspect, Apply and the report `edgegw tune` prints.
+//   - config.go: the [tune] section; fs.go, ratelimit.go: helpers.
 //
 // # Roots
 //

@@ -49,30 +49,40 @@ func ReadRuntime(cg Cgroup, getenv func(string) string) Runtime {
 	return rt
 }
 
-// goMemLimit is the GOMEMLIMIT for a memory limit of limit bytes: the limit
-// minus headroom percent, which is left for what the Go runtime does not
-// count and the cgroup does: kernel socket buffers and structures, page
-// cache. 0 when there is no limit.
-func goMemLimit(limit, headroom int64) int64 {
-	if limit <= 0 {
+// GoMemLimit is the GOMEMLIMIT for budget b: its limit minus the
+// headroom percentage, minus unmanaged, the memory the cgroup charges that
+// the Go runtime does not see (kernel socket memory, file pages; from the
+// last MemorySample). A connection costs the kernel about twice what it
+// costs the heap (budget.go), so a fixed percentage would let the heap
+// grow with garbage into the kernel's share. Never below an eighth of the
+// limit; 0 when there is no limit.
+func GoMemLimit(b Budget, c Config, unmanaged int64) int64 {
+	if b.Limit <= 0 {
 		return 0
 	}
-	return limit / 100 * (100 - headroom)
+	return max(b.Limit/100*(100-c.headroom())-max(unmanaged, 0), b.Limit/8)
 }
 
-// SetGoMemLimit sets the runtime's soft memory limit from the memory
-// budget (the cgroup limit or tune.memory_limit, not the machine's RAM,
-// which other processes share) minus the headroom, unless the GOMEMLIMIT
+// SetGoMemLimit sets the runtime's soft memory limit (GoMemLimit) from
+// the memory budget (the cgroup limit or tune.memory_limit, not the
+// machine's RAM, which other processes share), unless the GOMEMLIMIT
 // environment variable is set: the runtime honours that itself and tune
 // leaves it alone. It returns the limit in force afterwards (0: none) and
-// where it came from. Process-wide: call it once, from main.
-func SetGoMemLimit(b Budget, c Config, getenv func(string) string) (limit int64, source string) {
-	if getenv("GOMEMLIMIT") == "" && b.Source != SourceRAM {
-		if l := goMemLimit(b.Limit, c.headroom()); l > 0 {
+// where it came from. Process-wide: main calls it once at start, and the
+// gateway's sampler again as the unmanaged memory changes (FollowGoMemLimit).
+func SetGoMemLimit(b Budget, c Config, getenv func(string) string, unmanaged int64) (limit int64, source string) {
+	if FollowGoMemLimit(b, getenv) {
+		if l := GoMemLimit(b, c, unmanaged); l > 0 {
 			debug.SetMemoryLimit(l)
-			return l, "memory limit (" + b.Source + ") minus " + strconv.FormatInt(c.headroom(), 10) + "%"
+			return l, "memory limit (" + b.Source + ") minus " + strconv.FormatInt(c.headroom(), 10) + "% minus kernel and file memory"
 		}
 	}
 	rt := ReadRuntime(Cgroup{}, getenv)
 	return rt.GOMEMLIMIT, rt.GOMEMLIMITSource
+}
+
+// FollowGoMemLimit reports whether tune sets GOMEMLIMIT for budget b: not
+// when the environment sets it, nor when the limit is the machine's RAM.
+func FollowGoMemLimit(b Budget, getenv func(string) string) bool {
+	return getenv("GOMEMLIMIT") == "" && b.Source != SourceRAM && b.Limit > 0
 }
