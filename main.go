@@ -30,10 +30,11 @@ import (
 	"syscall"
 
 	"edgegw/gateway"
+	"edgegw/gateway/config"
 )
 
 // defaultConfig is the repository's config.toml: the documented defaults, equal to
-// gateway.Default() (main_test.go checks both).
+// config.Default() (main_test.go checks both).
 //
 //go:embed config.toml
 var defaultConfig []byte
@@ -147,7 +148,7 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		}
 		name = *configPath
 	}
-	cfg, err := gateway.ParseConfig(data, name)
+	cfg, err := config.Parse(data, name)
 	if err != nil {
 		// One line per problem, each naming the file, the line and the key.
 		fmt.Fprintln(stderr, err)

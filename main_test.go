@@ -23,16 +23,16 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"edgegw/gateway"
+	"edgegw/gateway/config"
 )
 
 func TestEmbeddedConfigEqualsDefault(t *testing.T) {
-	cfg, err := gateway.ParseConfig(defaultConfig, "config.toml")
+	cfg, err := config.Parse(defaultConfig, "config.toml")
 	if err != nil {
 		t.Fatalf("embedded config.toml: %v", err)
 	}
-	if want := gateway.Default(); !reflect.DeepEqual(cfg, want) {
-		t.Errorf("config.toml differs from gateway.Default():\n file    %+v\n Default %+v", cfg, want)
+	if want := config.Default(); !reflect.DeepEqual(cfg, want) {
+		t.Errorf("config.toml differs from config.Default():\n file    %+v\n Default %+v", cfg, want)
 	}
 	onDisk, err := os.ReadFile("config.toml")
 	if err != nil {
@@ -44,7 +44,7 @@ func TestEmbeddedConfigEqualsDefault(t *testing.T) {
 }
 
 // TestConfigTomlDocumentsEveryKey checks that config.toml sets every key of
-// gateway.Config (so that a key with a zero default cannot be forgotten) and that a
+// config.Config (so that a key with a zero default cannot be forgotten) and that a
 // comment sits right above each one.
 func TestConfigTomlDocumentsEveryKey(t *testing.T) {
 	set := map[string]bool{}
@@ -66,7 +66,7 @@ func TestConfigTomlDocumentsEveryKey(t *testing.T) {
 		}
 		commented = false
 	}
-	for _, key := range configKeys(reflect.TypeFor[gateway.Config](), "") {
+	for _, key := range configKeys(reflect.TypeFor[config.Config](), "") {
 		if !set[key] {
 			t.Errorf("config.toml does not document %s", key)
 		}

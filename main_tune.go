@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"os"
 
-	"edgegw/gateway"
+	"edgegw/gateway/config"
 	"edgegw/tune"
 )
 
@@ -47,7 +47,7 @@ func runTune(args []string, stdout, stderr io.Writer) int {
 		}
 		name = *configPath
 	}
-	cfg, err := gateway.ParseConfig(data, name)
+	cfg, err := config.Parse(data, name)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -74,7 +74,7 @@ func runTune(args []string, stdout, stderr io.Writer) int {
 
 // tuneOptions are the tune options for cfg: its [tune] section, its
 // connection target and its listeners.
-func tuneOptions(cfg gateway.Config) tune.Options {
+func tuneOptions(cfg config.Config) tune.Options {
 	var ls []string
 	for _, a := range []string{cfg.Listeners.TCP, cfg.Listeners.WS, cfg.Listeners.TLS} {
 		if a != "" {
@@ -93,7 +93,7 @@ func tuneOptions(cfg gateway.Config) tune.Options {
 // the sysctls and NIC rings) and logs what bounds it: CPUs, memory, open
 // files, the memory budget, then each warning and each thing that could
 // not be read. Nothing here stops the start.
-func applyTune(log *slog.Logger, cfg gateway.Config) {
+func applyTune(log *slog.Logger, cfg config.Config) {
 	rep := tune.Apply(tuneOptions(cfg), func(msg string, a ...any) { log.Info(msg, a...) })
 	rt := rep.Runtime
 	log.Info("cpu", "gomaxprocs", rt.GOMAXPROCS, "num_cpu", rt.NumCPU, "source", rt.GOMAXPROCSSource, "cgroup_quota", rep.Cgroup.CPUQuota)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -91,6 +90,7 @@ func (g *Gateway) tuneLoop(stop <-chan struct{}) {
 				g.logPressure(usage, pressure)
 			}
 			g.followGoMemLimit()
+			g.boundQueues()
 			if now.Sub(lastSignals) >= signalSample {
 				lastSignals = now
 				for _, w := range g.tn.kernel.sample(now) {
@@ -98,6 +98,27 @@ func (g *Gateway) tuneLoop(stop <-chan struct{}) {
 				}
 			}
 		}
+	}
+}
+
+// boundQueues applies tune.queue_memory: over the bound, sessions drop
+// what they would queue (session.Limits.Budget); back below 90% of it, they
+// queue again. The sum is what the loops folded at their last tick. The
+// tune goroutine only.
+func (g *Gateway) boundQueues() {
+	bound := g.cfg.Tune.QueueBound(g.tn.budget.Limit)
+	if bound <= 0 {
+		return
+	}
+	q, b := g.m.queuedBytes.Load(), g.lim.Budget
+	switch {
+	case !b.Over() && q > bound:
+		b.Set(true)
+		g.log.Warn("queued messages over tune.queue_memory: new ones are dropped by session.offline_policy",
+			"queued_bytes", q, "bound", bound)
+	case b.Over() && q < bound/10*9:
+		b.Set(false)
+		g.log.Info("queued messages back under tune.queue_memory", "queued_bytes", q, "bound", bound)
 	}
 }
 
@@ -156,28 +177,6 @@ func (c *conn) admit(v mqttcodec.Version, clientID string) bool {
 	}
 	c.closeSocket()
 	return false
-}
-
-// tuneFieldErrors turns the [tune] section's problems into *FieldError
-// values keyed "tune.<key>", so that the loader names their line.
-func tuneFieldErrors(err error) []error {
-	if err == nil {
-		return nil
-	}
-	var out []error
-	list := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		list = j.Unwrap()
-	}
-	for _, e := range list {
-		var fe *tune.FieldError
-		if errors.As(e, &fe) {
-			out = append(out, &FieldError{Key: "tune." + fe.Key, Msg: fe.Msg})
-		} else {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // tuneMetricHelp documents the families this file and kernelsignals.go

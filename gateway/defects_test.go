@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"edgegw/gateway/config"
 	"edgegw/mqttcodec"
 )
 
@@ -551,7 +552,7 @@ func TestDefect11TakeoverPublishesDelayedWill(t *testing.T) {
 // and refusals are counted in edgegw_subscribe_refused_total.
 func TestDefect12MaxSubscriptions(t *testing.T) {
 	g := newTestGateway(t, func(c *Config) {
-		parsed, err := ParseConfig([]byte("[limits]\nmax_subscriptions = 3\n"), "defects.toml")
+		parsed, err := config.Parse([]byte("[limits]\nmax_subscriptions = 3\n"), "defects.toml")
 		if err != nil {
 			t.Errorf("limits.max_subscriptions: %v", err) // the wire checks below still run
 			return

@@ -211,6 +211,8 @@ func (l *loop) deliverLocal(rec *sessionRec, d session.Delivery) bool {
 func (l *loop) countSend(ss session.SendStats) {
 	l.st.inflight += int64(ss.DInflight)
 	l.st.queued += int64(ss.DQueued)
+	l.st.queuedB += int64(ss.DQueuedBytes)
+	l.st.dropped[dropQueueMemory] += uint64(ss.OverBudget)
 	l.st.delivered += uint64(ss.Sent)
 	l.st.pktOut[mqttcodec.PUBLISH] += uint64(ss.Sent)
 	l.st.dropped[dropExpired] += uint64(ss.Expired)

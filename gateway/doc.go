@@ -1,20 +1,72 @@
 // Package gateway runs edgegw's data path: a gnet v2 engine with one event
-// loop per GOMAXPROCS (SO_REUSEPORT listeners: MQTT over TCP, over WebSocket
-// via gateway/ws, and over TLS through a goroutine terminator that relays to
-// an internal loopback listener), the per-connection glue
-// between the socket and session.State, cross-loop delivery through a
-// bounded per-loop inbox (one wakeup per target loop per batch), writev
-// batching per subscriber within a wake, the session registry, per-loop
-// timing wheels, the slow-consumer policy with lossless backpressure, the
-// /metrics and /healthz endpoint, and graceful drain.
+// loop per GOMAXPROCS and the glue between its sockets and the MQTT state
+// (session), the topic index (router) and the sub-packages below. It is the
+// one place that knows how the parts fit together, and the only importer of
+// gnet under gateway/.
 //
-// Concurrency: a connection and the session attached to it are Loop-only:
-// touched only on the event loop that owns them. Other goroutines reach a
-// loop only through its inbox (loop.post + one EventLoop.Execute per batch).
-// The registry (client ID -> session) is safe for concurrent use and is
-// touched only at CONNECT, close and expiry, never per message. Gateway's
-// exported methods are safe for concurrent use.
+// # Map
 //
-// Imports: session, router, mqttcodec, gateway/ws, gnet, VictoriaMetrics/metrics
-// and the standard library. gateway is the only package that imports gnet.
+// A connection's bytes, in the order they travel:
+//
+//	handler.go    gnet callbacks: OnOpen, OnTraffic, OnClose, OnTick
+//	conn.go       one connection: read, handle a packet, settle, flush, kick
+//	framing.go    the one framing loop, over a byteSource (gnet's buffer,
+//	              the WebSocket stream, later TLS plaintext)
+//	wsconn.go     MQTT over WebSocket on the loop (frames from gateway/ws)
+//	tls.go        TLS today: a goroutine terminator relaying to a loopback
+//	              listener (gateway/tlsrec is its loop-driven successor)
+//	connect.go    CONNECT, refusal, the registry lookup (claim)
+//	takeover.go   a CONNECT that claims a session: takeover and attach
+//	fence.go      per-publisher order when a session moves between loops
+//	offline.go    offline sessions, expiry, the end of a session
+//	will.go       wills, published at the end of the wake
+//	subscribe.go  SUBSCRIBE/UNSUBSCRIBE, retained messages, the expiry sweep
+//	deliver.go    publish: fan-out, local delivery, the slow-consumer policy,
+//	              parked publisher acks (lossless backpressure)
+//	pump.go       queued messages sent as a connection's output drains
+//	replybound.go a client that does not read its replies stops being read
+//	inbox.go      cross-loop work: one bounded inbox per loop, one wakeup
+//	              per target loop per batch
+//	loop.go       per-loop state; begin/end of a wake (wills, acks, flush)
+//	timer.go      the per-loop timing wheel (keep alive, retry, expiry)
+//	registry.go   client ID -> session, router handles (concurrent use)
+//	sublist.go    a session's filters
+//	drain.go      graceful shutdown that delivers what it acknowledged
+//	admission.go  the memory budget at CONNECT and the queue bound (tune)
+//	reclaim.go    memory given back after connection storms
+//	metrics.go    the glue's metrics, folded from loop counters per tick;
+//	              close and drop reasons
+//	errors.go     the gateway's own errors (codec sentinels used as they are)
+//	engine.go     New, Start, wiring
+//
+// Sub-packages, each with its contract in doc.go; none imports gateway or
+// gnet:
+//
+//	config     config.toml: structs, defaults, validation, the loader, and
+//	           derived values (connection cap, keepalive options)
+//	listener   binding and socket options of client sockets
+//	telemetry  /metrics and /healthz, the Prometheus exposition, runtime
+//	           metrics from a /proc root, the bounded asynchronous log
+//	ws         WebSocket upgrade and framing over borrowed buffers
+//	tlsrec     TLS for the loops: pooled handshakes, our record layer
+//
+// The coming relay, authentication and limits work lands beside them
+// (gateway/relay, gateway/auth, gateway/limit) and is wired here.
+//
+// # Concurrency
+//
+// A connection and the session attached to it are Loop-only: touched only
+// on the event loop that owns them. Other goroutines reach a loop only
+// through its inbox (loop.send collects, one EventLoop.Execute per target
+// per wake). The registry is safe for concurrent use and is touched only at
+// CONNECT, close and expiry, never per message. Gateway's exported methods
+// are safe for concurrent use. Goroutines of our own: the tune sampler, the
+// reclaim watcher, the retained-expiry sweep, the log writer, the HTTP
+// server, the TLS terminator; none holds a lock a loop waits on.
+//
+// # Imports
+//
+// session, router, mqttcodec, tune, gateway/config, gateway/listener,
+// gateway/telemetry, gateway/ws, gnet, VictoriaMetrics/metrics and the
+// standard library.
 package gateway

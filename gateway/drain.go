@@ -103,14 +103,14 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 	}
 	if g.httpSrv != nil {
-		g.httpSrv.close()
+		g.httpSrv.Close()
 	}
 	if g.tls != nil {
 		g.tls.close()
 	}
 	// Write the log lines the loops queued (the drain's closes among them).
 	logCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-	g.alog.stop(logCtx)
+	g.alog.Stop(logCtx)
 	cancel()
 	return werr
 }

@@ -2,12 +2,10 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"edgegw/gateway/listener"
+	"edgegw/gateway/telemetry"
 	"edgegw/router"
 	"edgegw/session"
 	"edgegw/tune"
@@ -27,7 +27,7 @@ import (
 type Gateway struct {
 	cfg    Config
 	log    *slog.Logger // through alog: never blocks a loop
-	alog   *asyncLog
+	alog   *telemetry.Log
 	router *router.Router
 	reg    *registry
 	m      *metricSet
@@ -43,23 +43,23 @@ type Gateway struct {
 	loopMap atomic.Pointer[map[gnet.EventLoop]*loop] // copy on write
 	loops   atomic.Pointer[[]*loop]
 
-	addrMu        sync.Mutex
-	addrs         map[string]string
-	httpSrv       *httpServer
-	tls           *tlsTerminator // nil without a TLS listener
-	maxConns      int64          // limits.max_connections, or derived from the fd limit
-	tn            *tuneGlue      // memory budget and admission (admission.go)
-	userTimeoutMs int            // TCP_USER_TIMEOUT for client sockets: 2 x engine.tcp_keepalive; 0 = none
-	sticky        bool           // router.shared_strategy = "sticky": Match needs the publisher's hash
-	wsPort        int            // port of the WebSocket listener (0 = none)
-	draining      atomic.Bool    // Shutdown began: no PUBLISH is read, no acknowledgement sent
-	drain         drainCtl       // Shutdown's phases and what it could not deliver (drain.go)
-	reclaimStop   chan struct{}  // closed by Shutdown: ends reclaimLoop (reclaim.go)
-	started       atomic.Bool
-	purging       atomic.Bool  // a retained-expiry sweep is running (see purgeRetained)
-	purgeAt       atomic.Int64 // unix nanos of the last sweep's start
-	idSeq         atomic.Uint64
-	idSalt        string
+	addrMu      sync.Mutex
+	addrs       map[string]string
+	httpSrv     *telemetry.Server
+	tls         *tlsTerminator   // nil without a TLS listener
+	maxConns    int64            // limits.max_connections, or derived from the fd limit
+	tn          *tuneGlue        // memory budget and admission (admission.go)
+	sock        listener.Options // client socket options: keepalive, TCP_USER_TIMEOUT, buffers (sockets.go)
+	sticky      bool             // router.shared_strategy = "sticky": Match needs the publisher's hash
+	wsPort      int              // port of the WebSocket listener (0 = none)
+	draining    atomic.Bool      // Shutdown began: no PUBLISH is read, no acknowledgement sent
+	drain       drainCtl         // Shutdown's phases and what it could not deliver (drain.go)
+	reclaimStop chan struct{}    // closed by Shutdown: ends reclaimLoop (reclaim.go)
+	started     atomic.Bool
+	purging     atomic.Bool  // a retained-expiry sweep is running (see purgeRetained)
+	purgeAt     atomic.Int64 // unix nanos of the last sweep's start
+	idSeq       atomic.Uint64
+	idSalt      string
 }
 
 type policy uint8
@@ -92,7 +92,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		st := g.router.Stats()
 		return st.Subscriptions, st.Filters, st.SharedGroups, st.RetainedMessages, st.RetainedBytes
 	})
-	g.alog = newAsyncLog(log.Handler(), logQueueLen, g.m.logLost)
+	g.alog = telemetry.NewLog(log.Handler(), 0, g.m.set)
 	g.log = slog.New(g.alog)
 	switch cfg.Limits.SlowConsumerPolicy {
 	case "drop":
@@ -111,13 +111,11 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		MaxOfflineBytes:    cfg.Session.MaxOfflineBytes,
 		DropOldest:         cfg.Session.OfflinePolicy == "drop_oldest",
 		RetainAvailable:    cfg.Router.RetainedMaxMessages > 0,
+		Budget:             &session.QueueBudget{},
 	}
 	g.sticky = cfg.Router.SharedStrategy == "sticky"
-	g.userTimeoutMs = int(2 * cfg.Engine.TCPKeepAlive.D() / time.Millisecond)
-	g.maxConns = int64(cfg.Limits.MaxConnections)
-	if g.maxConns == 0 {
-		g.maxConns = tune.FDCap(tune.NoFile()) // keeps descriptors for listeners, HTTP and files
-	}
+	g.sock = clientSockets(cfg)
+	g.maxConns = cfg.MaxConnections(tune.NoFile()) // keeps descriptors for listeners, HTTP and files
 	g.initTune()
 	g.idSalt = strconv.FormatInt(time.Now().UnixNano()%(1<<30), 36)
 	g.h = &handler{g: g}
@@ -133,7 +131,7 @@ func (g *Gateway) Start() error {
 	}
 	var addrs []string
 	if a := g.cfg.Listeners.TCP; a != "" {
-		bound, err := resolveListen(a)
+		bound, err := listener.Resolve(a)
 		if err != nil {
 			return err
 		}
@@ -141,7 +139,7 @@ func (g *Gateway) Start() error {
 		addrs = append(addrs, "tcp://"+bound)
 	}
 	if a := g.cfg.Listeners.WS; a != "" {
-		bound, err := resolveListen(a)
+		bound, err := listener.Resolve(a)
 		if err != nil {
 			return err
 		}
@@ -155,7 +153,7 @@ func (g *Gateway) Start() error {
 		if err != nil {
 			return err
 		}
-		internal, err := resolveListen("127.0.0.1:0")
+		internal, err := listener.Resolve("127.0.0.1:0")
 		if err != nil {
 			t.ln.Close()
 			return err
@@ -177,7 +175,7 @@ func (g *Gateway) Start() error {
 			return err
 		}
 		g.httpSrv = hs
-		g.setAddr("http", hs.addr)
+		g.setAddr("http", hs.Addr())
 	}
 	g.applyGCPercent()
 	loops := g.cfg.Engine.Loops
@@ -194,14 +192,8 @@ func (g *Gateway) Start() error {
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{g.log}),
 	}
-	if ka := g.cfg.Engine.TCPKeepAlive.D(); ka > 0 {
-		// Set on the listening sockets; Linux hands them on to every accepted
-		// socket, so this costs no system call per connection (keepalive.go
-		// covers those accepted before gnet has set them).
-		opts = append(opts, gnet.WithTCPKeepAlive(ka), gnet.WithTCPKeepInterval(keepAliveInterval(ka)),
-			gnet.WithTCPKeepCount(keepAliveProbes))
-	}
-	g.alog.start()
+	opts = append(opts, gnetSocketOptions(g.sock)...)
+	g.alog.Start()
 	go func() { g.done <- gnet.Rotate(g.h, addrs, opts...) }()
 	select {
 	case <-g.booted:
@@ -214,15 +206,15 @@ func (g *Gateway) Start() error {
 	case err := <-g.done:
 		g.done <- err
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		g.alog.stop(ctx)
+		g.alog.Stop(ctx)
 		cancel()
 		if g.httpSrv != nil {
-			g.httpSrv.close()
+			g.httpSrv.Close()
 		}
 		if g.tls != nil {
 			g.tls.close()
 		}
-		return fmt.Errorf("cannot open listener %q: %w", g.cfg.Listeners.TCP, err)
+		return &listener.OpenError{Addr: g.cfg.Listeners.TCP, Err: err}
 	}
 }
 
@@ -239,40 +231,6 @@ func (g *Gateway) applyGCPercent() {
 		g.log.Warn("engine.gc_percent = -1 without GOMEMLIMIT: the heap grows without bound",
 			"hint", "set GOMEMLIMIT or a gc_percent > 0")
 	}
-}
-
-// resolveListen checks that addr can be bound and, for port 0, picks a free
-// port, so that every SO_REUSEPORT loop listens on the same concrete port.
-func resolveListen(addr string) (string, error) {
-	ln, err := listen(addr)
-	if err != nil {
-		return "", err
-	}
-	bound := ln.Addr().String()
-	_ = ln.Close()
-	host, _, _ := net.SplitHostPort(addr)
-	_, port, _ := net.SplitHostPort(bound)
-	return net.JoinHostPort(host, port), nil
-}
-
-// listen opens a TCP listener; its error reads
-// `cannot open listener ":1883": address already in use`.
-func listen(addr string) (net.Listener, error) {
-	return listenConfig(net.ListenConfig{}, addr)
-}
-
-// listenConfig is listen with lc (socket options for the goroutine-served
-// listeners: TLS, HTTP).
-func listenConfig(lc net.ListenConfig, addr string) (net.Listener, error) {
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
-	if err != nil {
-		var se *os.SyscallError
-		if errors.As(err, &se) {
-			err = se.Err
-		}
-		return nil, fmt.Errorf("cannot open listener %q: %w", addr, err)
-	}
-	return ln, nil
 }
 
 func (g *Gateway) setAddr(kind, a string) {

@@ -25,4 +25,6 @@ var (
 	errAlreadyStarted     = errors.New("gateway: already started")
 	errShutdownInProgress = errors.New("gateway: shutdown already in progress")
 	errNoListener         = errors.New("gateway: no supported listener configured (listeners.tcp)")
+	// errDraining is /healthz's answer (503) once Shutdown began.
+	errDraining = errors.New("draining")
 )

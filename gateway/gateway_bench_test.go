@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"edgegw/gateway/telemetry"
 )
 
 // Benchmarks run an in-process gateway over loopback. Clients are raw
@@ -45,7 +47,7 @@ func benchGateway(b *testing.B, mutate func(*Config)) *Gateway {
 // rssAnon returns this process's resident anonymous memory in bytes, or 0
 // where it cannot be read.
 func rssAnon() int64 {
-	anon, _, _ := residentMemory()
+	anon, _, _ := telemetry.ResidentMemory("")
 	return int64(anon)
 }
 

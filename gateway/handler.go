@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
+	"edgegw/gateway/listener"
 	"edgegw/gateway/ws"
 )
 
@@ -44,7 +44,7 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		logClose(g.log, "", gc.RemoteAddr(), refuse, 0, nil)
 		return nil, gnet.Close
 	}
-	if ms := g.userTimeoutMs; ms > 0 {
+	if g.sock.UserTimeout > 0 {
 		// Bounds how long data we sent may stay unacknowledged before the
 		// kernel gives up (keepalive probes only run on an idle socket; a
 		// vanished subscriber with messages in flight would otherwise be
@@ -52,11 +52,11 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		// backpressure, its publishers). gnet has no option for it and
 		// creates its listening sockets itself (one per loop), so it is set
 		// on each accepted socket: one system call per connection.
-		_ = unix.SetsockoptInt(gc.Fd(), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms)
+		_ = listener.SetUserTimeout(gc.Fd(), g.sock.UserTimeout)
 		// The keepalive options come from the listener, except on sockets
 		// accepted while gnet was still setting up its listeners.
 		if a, ok := gc.LocalAddr().(*net.TCPAddr); ok {
-			l.ka.ensure(gc.Fd(), a.Port, keepAliveFor(g.cfg.Engine.TCPKeepAlive.D()))
+			l.ka.Ensure(gc.Fd(), a.Port, g.sock.KeepAlive())
 		}
 	}
 	l.begin()

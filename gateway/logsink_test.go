@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -63,75 +62,4 @@ func TestLogWriterStuckDoesNotBlockLoops(t *testing.T) {
 	if blocked.Load() {
 		t.Fatal("the event loop waited on a stuck log writer")
 	}
-}
-
-// TestAsyncLogDropsAndReports: a full queue drops (counted), Handle never
-// waits, and the writer reports the whole loss, in at most two records,
-// once it catches up.
-func TestAsyncLogDropsAndReports(t *testing.T) {
-	h := &stuckHandler{release: make(chan struct{})}
-	set := metrics.NewSet()
-	dropped := set.NewCounter("dropped")
-	a := newAsyncLog(h, 4, dropped)
-	a.start()
-	lg := slog.New(a)
-	start := time.Now()
-	for i := 0; i < 10; i++ {
-		lg.Info("line", "i", i)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("10 log calls took %v with the writer stuck", d)
-	}
-	// The writer holds one record (stuck in Handle) or none yet; 4 wait.
-	if n := dropped.Get(); n != 5 && n != 6 {
-		t.Fatalf("dropped %d of 10 with a queue of 4, want 5 or 6", n)
-	}
-	close(h.release)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	a.stop(ctx)
-	h.mu.Lock()
-	msgs, attrs := append([]string(nil), h.msgs...), h.attrs
-	h.mu.Unlock()
-	// The writer reports what was lost each time it takes a record, so the
-	// loss may come in two reports: drops before it took its first record
-	// (that report is then what blocks it) and drops after. Each counts.
-	var lines, reported, reports int
-	for i, m := range msgs {
-		switch m {
-		case "line":
-			lines++
-		case "log records dropped: the log writer fell behind":
-			n := int(atoiOr(attrs[i]["dropped"]))
-			if n <= 0 {
-				t.Fatalf("a drop report says %q records", attrs[i]["dropped"])
-			}
-			reported += n
-			reports++
-		}
-	}
-	if reports == 0 || reports > 2 {
-		t.Fatalf("%d drop reports, want 1 or 2 (before and after the writer got stuck)", reports)
-	}
-	if lines+reported != 10 || uint64(reported) != dropped.Get() {
-		t.Fatalf("wrote %d lines and reported %d dropped (counter %d), want 10 in all", lines, reported, dropped.Get())
-	}
-	// After stop the handler writes synchronously.
-	lg.Info("after stop")
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.msgs[len(h.msgs)-1] != "after stop" {
-		t.Fatal("log after stop was not written")
-	}
-}
-
-func atoiOr(s string) int64 {
-	var n int64
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"edgegw/gateway/listener"
 	"edgegw/mqttcodec"
 	"edgegw/router"
 	"edgegw/session"
@@ -49,7 +50,7 @@ type loop struct {
 	st         loopStats
 	drainPhase int32 // the last drain phase this loop applied (drain.go)
 
-	ka keepAliveCheck // listeners whose keepalive options reached this loop's sockets (keepalive.go)
+	ka listener.KeepAliveCheck // listeners whose keepalive options reached this loop's sockets
 }
 
 func newLoop(g *Gateway, el gnet.EventLoop, idx int) *loop {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"edgegw/gateway/telemetry"
 	"edgegw/mqttcodec"
 )
 
@@ -91,12 +92,13 @@ const (
 	dropInboxFull                         // QoS 0 to a loop whose inbox is full
 	dropStale                             // subscriber handle of a session that ended
 	dropRetainedRefused                   // retained store full or disabled
+	dropQueueMemory                       // tune.queue_memory: the queued bytes of all sessions were over it
 	numDropReasons
 )
 
 var dropLabels = [numDropReasons]string{
 	"slow_consumer", "expired", "packet_too_large", "offline_queue_full", "offline_qos0",
-	"inbox_full", "stale_subscriber", "retained_refused",
+	"inbox_full", "stale_subscriber", "retained_refused", "queue_memory",
 }
 
 // drainReason labels edgegw_drain_undelivered_total: where an acknowledged
@@ -121,6 +123,7 @@ type metricSet struct {
 	sessions    atomic.Int64
 	inflight    atomic.Int64
 	queued      atomic.Int64
+	queuedBytes atomic.Int64 // bytes of the queued messages (Message.Size), for tune.queue_memory
 	subscribers atomic.Int64 // subscriptions held by sessions
 
 	opened     *metrics.Counter
@@ -136,14 +139,11 @@ type metricSet struct {
 	paused     *metrics.Counter // v3 publishers whose reading was paused
 	stalled    *metrics.Counter // clients not read while their replies were over budget (replybound.go)
 	subRefused *metrics.Counter // subscriptions refused by limits.max_subscriptions
-	logLost    *metrics.Counter // log records dropped: the log writer fell behind
 
 	tlsHandshakes atomic.Int64     // TLS handshakes in progress (tls.go)
 	tlsRefused    *metrics.Counter // TLS connections closed at accept: limits.max_tls_handshakes in progress
 	tlsTimeout    *metrics.Counter // TLS handshakes not done within limits.connect_timeout
 	tlsFailed     *metrics.Counter // TLS handshakes that failed otherwise
-	httpConns     atomic.Int64     // open HTTP connections (http.go)
-	httpRefused   *metrics.Counter // HTTP connections closed at accept: http.max_connections open
 
 	undelivered  [numDrainReasons]*metrics.Counter // acknowledged messages a drain could not deliver (drain.go)
 	drainRefused *metrics.Counter                  // PUBLISH packets ignored (not acknowledged) while draining
@@ -172,11 +172,9 @@ func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedB
 	m.paused = s.NewCounter("edgegw_backpressure_publishers_paused_total")
 	m.stalled = s.NewCounter("edgegw_reads_stalled_total")
 	m.subRefused = s.NewCounter("edgegw_subscribe_refused_total")
-	m.logLost = s.NewCounter("edgegw_log_dropped_total")
 	m.tlsRefused = s.NewCounter("edgegw_tls_handshakes_refused_total")
 	m.tlsTimeout = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="timeout"}`)
 	m.tlsFailed = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="error"}`)
-	m.httpRefused = s.NewCounter("edgegw_http_connections_refused_total")
 	for i := range m.undelivered {
 		m.undelivered[i] = s.NewCounter(`edgegw_drain_undelivered_total{reason="` + drainLabels[i] + `"}`)
 	}
@@ -189,9 +187,9 @@ func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedB
 	gauge("edgegw_sessions", &m.sessions)
 	gauge("edgegw_inflight", &m.inflight)
 	gauge("edgegw_queued_messages", &m.queued)
+	gauge("edgegw_queued_bytes", &m.queuedBytes)
 	gauge("edgegw_subscriptions", &m.subscribers)
 	gauge("edgegw_tls_handshakes", &m.tlsHandshakes)
-	gauge("edgegw_http_connections", &m.httpConns)
 	rs := func(pick func(a, b, c, d, e int64) int64) func() float64 {
 		return func() float64 { return float64(pick(routerStats())) }
 	}
@@ -221,6 +219,7 @@ type loopStats struct {
 	subRefused uint64
 	inflight   int64 // deltas of the gauges
 	queued     int64
+	queuedB    int64
 	subs       int64
 }
 
@@ -253,8 +252,9 @@ func (s *loopStats) fold(m *metricSet) {
 	add(m.subRefused, &s.subRefused)
 	m.inflight.Add(s.inflight)
 	m.queued.Add(s.queued)
+	m.queuedBytes.Add(s.queuedB)
 	m.subscribers.Add(s.subs)
-	s.inflight, s.queued, s.subs = 0, 0, 0
+	s.inflight, s.queued, s.queuedB, s.subs = 0, 0, 0, 0
 }
 
 // counterValue returns a counter's value by its full name (tests).
@@ -271,9 +271,11 @@ type metricMeta struct {
 }
 
 // metricHelp documents every family /metrics writes (the README's "Metrics"
-// table lists the same). A family missing here is written as "untyped" with
-// its name as help, and TestMetricsMetadata fails. Read-only after init
-// (admission.go adds the tune families).
+// table lists the same); the endpoint (gateway/telemetry) writes each under
+// its # HELP and # TYPE (helpTable). A family missing here is written as
+// "untyped" with its name as help, and TestMetricsMetadata fails. Read-only
+// after init: init adds the families of gateway/telemetry (its endpoint, log
+// and runtime figures), admission.go and kernelsignals.go the tune families.
 var metricHelp = map[string]metricMeta{
 	"edgegw_connections_opened_total":             {"counter", "Client connections accepted on every listener (TCP, WebSocket, TLS), refused ones included."},
 	"edgegw_connections_closed_total":             {"counter", "Client connections closed, by reason (client_disconnect, network, connect_timeout, keepalive_timeout, protocol_error, malformed_packet, packet_too_large, receive_maximum_exceeded, violation, connect_refused, session_taken_over, slow_consumer, shutdown, inbound_overflow, connection_limit, over_capacity, memory_pressure)."},
@@ -291,27 +293,33 @@ var metricHelp = map[string]metricMeta{
 	"edgegw_drain_undelivered_total":              {"counter", "Acknowledged messages a drain ended without delivering, by where they were (queued, inflight, offline)."},
 	"edgegw_drain_publish_ignored_total":          {"counter", "PUBLISH packets ignored (not acknowledged) while draining."},
 	"edgegw_memory_reclaims_total":                {"counter", "Times memory was given back to the OS after connection churn."},
-	"edgegw_log_dropped_total":                    {"counter", "Log records dropped because the log writer fell behind."},
 	"edgegw_tls_handshakes_refused_total":         {"counter", "TLS connections closed at accept because limits.max_tls_handshakes handshakes were in progress."},
 	"edgegw_tls_handshakes_failed_total":          {"counter", "TLS handshakes that failed, by reason (timeout: not done within limits.connect_timeout; error: anything else)."},
-	"edgegw_http_connections_refused_total":       {"counter", "HTTP connections to /metrics and /healthz closed at accept because http.max_connections were open."},
 	"edgegw_connections":                          {"gauge", "Client connections open now."},
 	"edgegw_sessions":                             {"gauge", "Sessions held: connected clients and persistent offline sessions."},
 	"edgegw_inflight":                             {"gauge", "Outbound QoS 1 and 2 messages sent and not yet acknowledged, all sessions."},
 	"edgegw_queued_messages":                      {"gauge", "Messages queued for sessions and not yet sent (online and offline queues)."},
+	"edgegw_queued_bytes":                         {"gauge", "Bytes of the messages queued for sessions (online and offline queues), bounded by tune.queue_memory."},
 	"edgegw_subscriptions":                        {"gauge", "Subscriptions held by sessions."},
 	"edgegw_tls_handshakes":                       {"gauge", "TLS handshakes in progress."},
-	"edgegw_http_connections":                     {"gauge", "HTTP connections to /metrics and /healthz open now."},
 	"edgegw_router_subscriptions":                 {"gauge", "Subscriptions in the router: non-shared ones plus $share group memberships."},
 	"edgegw_router_filters":                       {"gauge", "Distinct non-shared topic filters with at least one subscriber."},
 	"edgegw_router_shared_groups":                 {"gauge", "Distinct ($share group, filter) pairs."},
 	"edgegw_retained_messages":                    {"gauge", "Messages in the retained store."},
 	"edgegw_retained_bytes":                       {"gauge", "Topic, payload and property bytes in the retained store."},
-	"process_max_fds":                             {"gauge", "Soft open-file limit of the process (it caps connections)."},
-	"process_resident_memory_bytes":               {"gauge", "Resident memory of the process, by kind (anon, file), from /proc/self/status."},
-	"go_memory_bytes":                             {"gauge", "Memory mapped by the Go runtime, by class (heap_objects, heap_unused, heap_free, heap_released, stacks, metadata, total)."},
-	"go_gc_heap_goal_bytes":                       {"gauge", "Heap size at which the next garbage collection starts."},
-	"go_gc_heap_live_bytes":                       {"gauge", "Heap bytes marked live by the last garbage collection."},
-	"go_gc_cycles_total":                          {"counter", "Garbage collection cycles completed."},
-	"go_goroutines":                               {"gauge", "Goroutines alive."},
+}
+
+func init() {
+	for k, v := range telemetry.MetricHelp() {
+		metricHelp[k] = metricMeta{typ: v.Type, help: v.Text}
+	}
+}
+
+// helpTable is metricHelp as the endpoint takes it.
+func helpTable() map[string]telemetry.Help {
+	t := make(map[string]telemetry.Help, len(metricHelp))
+	for k, v := range metricHelp {
+		t[k] = telemetry.Help{Type: v.typ, Text: v.help}
+	}
+	return t
 }

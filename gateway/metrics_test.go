@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,28 +113,6 @@ func TestMetricsMetadata(t *testing.T) {
 	for fam := range metricHelp {
 		if e.samples[fam] == 0 {
 			t.Errorf("metricHelp documents %s, which /metrics does not write", fam)
-		}
-	}
-}
-
-// TestMetricsExpositionGroupsFamilies: series of one family that the
-// series-name order separates ("a_b{x}" sorts after "a_b_c") are written
-// together under one # HELP and # TYPE, and comment lines are dropped.
-func TestMetricsExpositionGroupsFamilies(t *testing.T) {
-	in := "edgegw_connections 1\n# HELP edgegw_connections\nedgegw_connections_opened_total 2\n" +
-		"go_memory_bytes{class=\"a\"} 3\nedgegw_connections_closed_total{reason=\"network\"} 4\ngo_memory_bytes{class=\"b\"} 5"
-	var out bytes.Buffer
-	if err := writeExposition(&out, []byte(in)); err != nil {
-		t.Fatal(err)
-	}
-	e := parseExposition(t, out.Bytes())
-	want := []string{"edgegw_connections", "edgegw_connections_opened_total", "go_memory_bytes", "edgegw_connections_closed_total"}
-	if !slices.Equal(e.order, want) || e.samples["go_memory_bytes"] != 2 {
-		t.Fatalf("families %v, samples %v; want %v with 2 go_memory_bytes\n%s", e.order, e.samples, want, out.Bytes())
-	}
-	for _, fam := range want {
-		if len(e.help[fam]) != 1 || len(e.typ[fam]) != 1 {
-			t.Errorf("%s: %d HELP, %d TYPE", fam, len(e.help[fam]), len(e.typ[fam]))
 		}
 	}
 }

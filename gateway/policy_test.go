@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -110,15 +109,4 @@ func TestMaxConnections(t *testing.T) {
 	eventually(t, "refusal counted", func() bool {
 		return metric(t, g, `edgegw_connections_closed_total{reason="connection_limit"}`) == 1
 	})
-}
-
-// TestListenersDistinct: two listeners on one fixed address are refused
-// by Validate, naming the key.
-func TestListenersDistinct(t *testing.T) {
-	cfg := Default()
-	cfg.Listeners.WS = cfg.Listeners.TCP
-	err := cfg.Validate()
-	if err == nil || !strings.Contains(err.Error(), "listeners.ws") {
-		t.Fatalf("Validate: %v", err)
-	}
 }

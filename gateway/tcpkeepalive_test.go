@@ -17,7 +17,7 @@ import (
 
 // TestTCPKeepAliveOnAcceptedSockets: engine.tcp_keepalive reaches every
 // accepted client socket, on the event-loop listener (keepalive set on the
-// listeners and inherited, or by keepAliveCheck on a socket accepted while
+// listeners and inherited, or by listener.KeepAliveCheck on a socket accepted while
 // gnet was still setting its loops' listeners up, as this client may be:
 // it connects as soon as Start returns; the user timeout, 2 x
 // tcp_keepalive, set per socket) and on the TLS listener (both set on the

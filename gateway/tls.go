@@ -8,10 +8,9 @@ import (
 	"net"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"edgegw/gateway/listener"
 )
 
 // tlsTerminator serves the TLS listener. gnet has no TLS, so each TLS
@@ -47,45 +46,12 @@ type tlsTerminator struct {
 // per core, each for at most connect_timeout.
 const tlsHandshakesPerCore = 256
 
-// clientSocketConfig gives TLS clients the dead-peer detection of the
-// event-loop listeners (engine.tcp_keepalive): keepalive probes after ka idle,
-// every ka/5, 5 of them, and TCP_USER_TIMEOUT 2 x ka set on the listening
-// socket, which Linux hands on to every accepted one. ka = 0 turns both off
-// (Go would otherwise enable its own 15 s keepalive).
-func clientSocketConfig(ka time.Duration) net.ListenConfig {
-	if ka <= 0 {
-		return net.ListenConfig{KeepAlive: -1}
-	}
-	return net.ListenConfig{
-		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: ka, Interval: max(time.Second, (ka / 5).Truncate(time.Second)), Count: 5},
-		Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(2*ka/time.Millisecond))
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		},
-	}
-}
-
-// keepAliveInterval is the time between keepalive probes for idle time ka:
-// ka/5 in whole seconds, at least one.
-func keepAliveInterval(ka time.Duration) time.Duration {
-	return max(time.Second, (ka / 5).Truncate(time.Second))
-}
-
-// keepAliveProbes unanswered probes close a connection.
-const keepAliveProbes = 5
-
 func (g *Gateway) listenTLS(addr string) (*tlsTerminator, error) {
 	cert, err := tls.LoadX509KeyPair(g.cfg.Listeners.TLSCert, g.cfg.Listeners.TLSKey)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load TLS certificate %q / key %q: %w", g.cfg.Listeners.TLSCert, g.cfg.Listeners.TLSKey, err)
 	}
-	ln, err := listenConfig(clientSocketConfig(g.cfg.Engine.TCPKeepAlive.D()), addr)
+	ln, err := listener.ListenClients(addr, g.sock)
 	if err != nil {
 		return nil, err
 	}

@@ -229,3 +229,36 @@ func TestOfflineQueueFullDropsExpiredNotLive(t *testing.T) {
 		t.Fatalf("queued %d, want the 3 live ones", n)
 	}
 }
+
+// Limits.Budget: while the process-wide queue budget is over, a message
+// that would be queued is dropped by the offline policy and counted, and
+// the byte deltas let the gateway keep the sum.
+func TestQueueBudget(t *testing.T) {
+	for _, dropOldest := range []bool{true, false} {
+		lim := testLim
+		lim.DropOldest = dropOldest
+		lim.Budget = &QueueBudget{}
+		pr := Params{Version: 5, ClientID: "c", RecvMax: 1, Expiry: 60}
+		s := New(&pr, &lim)
+		s.Attach(&pr, 0, newOut())
+		s.Detach(0, &SendStats{})
+		var st SendStats
+		s.Deliver(Delivery{Msg: msg(1, "a"), QoS: 1}, 0, nil, &st)
+		s.Deliver(Delivery{Msg: msg(1, "b"), QoS: 1}, 0, nil, &st)
+		lim.Budget.Set(true)
+		s.Deliver(Delivery{Msg: msg(1, "c"), QoS: 1}, 0, nil, &st)
+		n, b := s.Queued()
+		if st.OverBudget != 1 || n != 2 || st.DQueued != 2 || st.DQueuedBytes != b {
+			t.Fatalf("drop oldest %v: over budget %d, queued %d (reported %d), bytes %d (reported %d)",
+				dropOldest, st.OverBudget, n, st.DQueued, b, st.DQueuedBytes)
+		}
+		if got := string(s.fl.queue.front().Msg.Payload); dropOldest && got != "b" || !dropOldest && got != "a" {
+			t.Fatalf("drop oldest %v: front is %q", dropOldest, got)
+		}
+		lim.Budget.Set(false)
+		s.Deliver(Delivery{Msg: msg(1, "d"), QoS: 1}, 0, nil, &st)
+		if n, _ := s.Queued(); n != 3 || st.OverBudget != 1 {
+			t.Fatalf("budget back under: queued %d, over budget %d", n, st.OverBudget)
+		}
+	}
+}

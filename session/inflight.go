@@ -36,8 +36,10 @@ type SendStats struct {
 	// the gateway's gauges follow the state on every delivery path (live,
 	// retained, offline queue, resume, will) without reading it before and
 	// after.
-	DInflight int
-	DQueued   int
+	DInflight    int
+	DQueued      int
+	DQueuedBytes int // change in the queue's bytes (Message.Size)
+	OverBudget   int // dropped: the process-wide queue budget was over (Limits.Budget)
 }
 
 // Add accumulates b into a.
@@ -50,22 +52,25 @@ func (a *SendStats) Add(b SendStats) {
 	a.OfflineQoS += b.OfflineQoS
 	a.DInflight += b.DInflight
 	a.DQueued += b.DQueued
+	a.DQueuedBytes += b.DQueuedBytes
+	a.OverBudget += b.OverBudget
 }
 
 // gaugeMark is a State's inflight and queue lengths at the start of a call
 // that reports its changes in SendStats (see mark and since).
-type gaugeMark struct{ inf, q int }
+type gaugeMark struct{ inf, q, qb int }
 
 func (s *State) mark() gaugeMark {
-	n, _ := s.Queued()
-	return gaugeMark{s.Inflight(), n}
+	n, b := s.Queued()
+	return gaugeMark{s.Inflight(), n, b}
 }
 
 // since adds the changes made after m to st.
 func (s *State) since(m gaugeMark, st *SendStats) {
-	n, _ := s.Queued()
+	n, b := s.Queued()
 	st.DInflight += s.Inflight() - m.inf
 	st.DQueued += n - m.q
+	st.DQueuedBytes += b - m.qb
 }
 
 // window is the outbound inflight bound: the client's Receive Maximum
@@ -94,6 +99,9 @@ func (s *State) Deliver(d Delivery, now int64, o *Out, st *SendStats) {
 			return
 		}
 		f := s.f()
+		if s.overBudget(st) {
+			return
+		}
 		f.queue.push(d)
 		st.Queued++
 		if f.queue.over(s.lim) {
@@ -104,11 +112,30 @@ func (s *State) Deliver(d Delivery, now int64, o *Out, st *SendStats) {
 		return
 	}
 	if f := s.fl; f != nil && (f.queue.n > 0 || q > 0 && len(f.inflight) >= s.window()) || o.full() {
+		if s.overBudget(st) {
+			return
+		}
 		s.f().queue.push(d)
 		st.Queued++
 		return
 	}
 	s.send(d, q, now, o, st)
+}
+
+// overBudget applies the process-wide queue budget to a message about to be
+// queued: while it is over, the offline policy decides what goes (the new
+// message, or the session's oldest queued one to make room), counted in
+// st.OverBudget. It reports whether the new message was dropped.
+func (s *State) overBudget(st *SendStats) bool {
+	if !s.lim.Budget.Over() {
+		return false
+	}
+	st.OverBudget++
+	if q := &s.f().queue; s.lim.DropOldest && q.n > 0 {
+		q.popFront()
+		return false
+	}
+	return true
 }
 
 // send encodes d now; QoS 1/2 take a packet identifier and an inflight slot.

@@ -1,5 +1,7 @@
 package session
 
+import "sync/atomic"
+
 // Limits are the server-side limits a State enforces and advertises. One
 // Limits value is shared (read-only) by every State of a gateway.
 type Limits struct {
@@ -13,7 +15,23 @@ type Limits struct {
 	MaxOfflineBytes    int    // offline queue bound by bytes; 0 = no byte bound
 	DropOldest         bool   // offline queue full: drop the oldest (true) or the new message (false)
 	RetainAvailable    bool   // retained messages enabled
+	// Budget, when set, is the process-wide bound on queued message bytes
+	// (every session's queue, online and offline): while it is over, a
+	// message that would be queued is dropped by the offline policy
+	// instead (SendStats.OverBudget). nil = no bound.
+	Budget *QueueBudget
 }
+
+// QueueBudget says whether the bytes queued by all sessions together are
+// over their bound. The gateway sets it from the sum it folds per tick;
+// sessions only read it. Safe for concurrent use.
+type QueueBudget struct{ over atomic.Bool }
+
+// Over reports whether the queued bytes are over the bound (false for nil).
+func (b *QueueBudget) Over() bool { return b != nil && b.over.Load() }
+
+// Set records whether the queued bytes are over the bound.
+func (b *QueueBudget) Set(over bool) { b.over.Store(over) }
 
 // MaxClientID31 is the longest client identifier, in characters, that an
 // MQTT 3.1 client may send (3.1 section 3.1, "Client Identifier": 1 to 23

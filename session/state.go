@@ -163,6 +163,7 @@ func (s *State) Reset(st *SendStats) {
 	m := s.mark()
 	st.DInflight -= m.inf
 	st.DQueued -= m.q
+	st.DQueuedBytes -= m.qb
 	*s = State{Will: s.Will, lim: s.lim, Expiry: s.Expiry, maxPacket: s.maxPacket, keepAlive: s.keepAlive,
 		recvMax: s.recvMax, ver: s.ver, Connected: s.Connected}
 }

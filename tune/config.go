@@ -29,6 +29,21 @@ type Config struct {
 	ConnectionCost      int64  `toml:"connection_cost"`       // bytes one idle connection costs; 0 = DefaultConnectionCost
 	MemoryHighWatermark int    `toml:"memory_high_watermark"` // percent of the limit: capacity is sized to it, and past it new connections are refused; 0 = 90
 	GoMemLimitHeadroom  int    `toml:"gomemlimit_headroom"`   // percent of the limit kept out of GOMEMLIMIT beyond the kernel and file memory; 0 = 5
+	QueueMemory         int    `toml:"queue_memory"`          // percent of the limit that queued messages of all sessions together may hold; 0 = 25
+}
+
+// DefaultQueueMemory is the default share of the memory limit, in percent,
+// that the messages queued by all sessions together may hold.
+const DefaultQueueMemory = 25
+
+// QueueBound is the bytes that queued messages of all sessions together may
+// hold under a memory limit of limit bytes.
+func (c Config) QueueBound(limit int64) int64 {
+	pct := int64(c.QueueMemory)
+	if pct == 0 {
+		pct = DefaultQueueMemory
+	}
+	return limit * pct / 100
 }
 
 // Default returns the documented defaults, spelled out (config.toml shows
@@ -39,6 +54,7 @@ func Default() Config {
 		MemoryHighWatermark: DefaultHighWatermark,
 		GoMemLimitHeadroom:  DefaultHeadroom,
 		ConnectionCost:      DefaultConnectionCost,
+		QueueMemory:         DefaultQueueMemory,
 	}
 }
 
@@ -74,6 +90,9 @@ func (c Config) Validate() error {
 	}
 	if c.GoMemLimitHeadroom != 0 && (c.GoMemLimitHeadroom < 1 || c.GoMemLimitHeadroom > 90) {
 		bad("gomemlimit_headroom", "must be 0 (default 5) or a percentage between 1 and 90, got %d", c.GoMemLimitHeadroom)
+	}
+	if c.QueueMemory != 0 && (c.QueueMemory < 1 || c.QueueMemory > 90) {
+		bad("queue_memory", "must be 0 (default 25) or a percentage between 1 and 90, got %d", c.QueueMemory)
 	}
 	return errors.Join(errs...)
 }

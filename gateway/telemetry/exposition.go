@@ -1,26 +1,35 @@
-package gateway
+package telemetry
 
 import (
 	"bytes"
 	"io"
 )
 
+// Help is the # TYPE and # HELP of one metric family on /metrics. The
+// caller that defines a family owns its Help; NewServer takes them all in one
+// map keyed by family name (the series name without its labels).
+type Help struct {
+	Type string // "counter" or "gauge"
+	Text string // what it counts, and its labels
+}
+
 // writeExposition writes body, samples in the Prometheus text format (one
 // "name{labels} value" per line, as VictoriaMetrics writes them, without
-// metadata), to w with one "# HELP" and one "# TYPE" line from metricHelp
-// before each family. The samples of a family are written together, families
-// in the order of their first sample: the text format requires both, and
+// metadata), to w with one "# HELP" and one "# TYPE" line from help before
+// each family. The samples of a family are written together, families in the
+// order of their first sample: the text format requires both, and
 // VictoriaMetrics sorts by full series name, which can put another family
-// between two series of one ("a_b", "a_b_c", "a_b{x}"). Comment lines in body
+// between two series of one ("a_b", "a_b_c", "a_b{x}"). A family missing from
+// help is written as "untyped" with its name as help. Comment lines in body
 // are dropped. It runs per scrape on the HTTP goroutine; the allocations are
 // the scrape's own.
-func writeExposition(w io.Writer, body []byte) error {
+func writeExposition(w io.Writer, body []byte, help map[string]Help) error {
 	type family struct {
 		name    string
 		samples [][]byte
 	}
 	var fams []*family
-	byName := make(map[string]*family, len(metricHelp))
+	byName := make(map[string]*family, len(help))
 	for len(body) > 0 {
 		line := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -45,18 +54,18 @@ func writeExposition(w io.Writer, body []byte) error {
 	}
 	var out bytes.Buffer
 	for _, f := range fams {
-		meta, ok := metricHelp[f.name]
+		meta, ok := help[f.name]
 		if !ok {
-			meta = metricMeta{typ: "untyped", help: f.name}
+			meta = Help{Type: "untyped", Text: f.name}
 		}
 		out.WriteString("# HELP ")
 		out.WriteString(f.name)
 		out.WriteByte(' ')
-		out.WriteString(meta.help)
+		out.WriteString(meta.Text)
 		out.WriteString("\n# TYPE ")
 		out.WriteString(f.name)
 		out.WriteByte(' ')
-		out.WriteString(meta.typ)
+		out.WriteString(meta.Type)
 		out.WriteByte('\n')
 		for _, s := range f.samples {
 			out.Write(s)

@@ -1,8 +1,9 @@
-package gateway
+package telemetry
 
 import (
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -30,8 +31,9 @@ var runtimeSamples = []struct{ key, name string }{
 }
 
 // writeRuntimeMetrics writes the Go runtime figures above and the process's
-// resident memory (anonymous and file-backed, from /proc/self/status).
-func writeRuntimeMetrics(w io.Writer) {
+// resident memory (anonymous and file-backed, from /proc/self/status below
+// root).
+func writeRuntimeMetrics(w io.Writer, root string) {
 	s := make([]metrics.Sample, len(runtimeSamples))
 	for i, r := range runtimeSamples {
 		s[i].Name = r.key
@@ -45,15 +47,21 @@ func writeRuntimeMetrics(w io.Writer) {
 			vm.WriteGaugeFloat64(w, r.name, s[i].Value.Float64())
 		}
 	}
-	if anon, file, ok := residentMemory(); ok {
+	if anon, file, ok := ResidentMemory(root); ok {
 		vm.WriteGaugeUint64(w, `process_resident_memory_bytes{kind="anon"}`, anon)
 		vm.WriteGaugeUint64(w, `process_resident_memory_bytes{kind="file"}`, file)
 	}
 }
 
-// residentMemory reads RssAnon and RssFile (bytes) from /proc/self/status.
-func residentMemory() (anon, file uint64, ok bool) {
-	data, err := os.ReadFile("/proc/self/status")
+// ResidentMemory reads RssAnon and RssFile (bytes) from /proc/self/status
+// below root ("" or "/": the machine's own). ok is false when the file cannot
+// be read or has no RssAnon. Safe for concurrent use.
+func ResidentMemory(root string) (anon, file uint64, ok bool) {
+	p := "/proc/self/status"
+	if root != "" && root != "/" {
+		p = filepath.Join(root, p)
+	}
+	data, err := os.ReadFile(p)
 	if err != nil {
 		return 0, 0, false
 	}

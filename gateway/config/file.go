@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"bytes"
@@ -8,56 +8,19 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
-// ConfigError is one problem in a configuration document. Its Error reads
-//
-//	config.toml:12: limits.max_packet_size: must be between 64 and 268435460 bytes, got 1
-//	config.toml:7: unknown key "engine.loopz"
-//	config.toml:(default): listeners.tcp: no listener configured (...)
-//
-// The last form is for a key the file does not set, so that its value came from Default().
-type ConfigError struct {
-	File string // the name given to ParseConfig
-	Line int    // 1-based line where the key is set; 0 when the value is the default
-	Key  string // dotted key ("limits.max_packet_size"); "" when no key is involved (unknown keys, some syntax errors)
-	Msg  string
-	Err  error // the underlying *FieldError or *toml.DecodeError, if any
-}
-
-func (e *ConfigError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	b.WriteByte(':')
-	if e.Line > 0 {
-		b.WriteString(strconv.Itoa(e.Line))
-	} else {
-		b.WriteString("(default)")
-	}
-	b.WriteString(": ")
-	if e.Key != "" {
-		b.WriteString(e.Key)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// Unwrap returns the underlying error (a *FieldError for validation problems).
-func (e *ConfigError) Unwrap() error { return e.Err }
-
-// ParseConfig decodes the TOML document data over Default() and validates the result.
+// Parse decodes the TOML document data over Default() and validates the result.
 // name is the file name used in error messages. The decoding is strict: unknown keys,
 // values of the wrong type (an integer where a duration string such as "10s" is expected
-// included) and keys set twice are errors. Every problem is reported as a *ConfigError that
+// included) and keys set twice are errors. Every problem is reported as an *Error that
 // names the line and the key; several are joined with errors.Join, in line order.
-// ParseConfig does no I/O and is safe for concurrent use.
-func ParseConfig(data []byte, name string) (Config, error) {
+// Parse does no I/O and is safe for concurrent use.
+func Parse(data []byte, name string) (Config, error) {
 	cfg := Default()
 	ix, errs := scanDocument(data, name, reflect.TypeOf(cfg))
 	if len(errs) > 0 {
@@ -98,7 +61,7 @@ type docScanner struct {
 	name   string
 	ix     keyIndex
 	arrays map[string]int // [[array.table]] headers seen so far, by path
-	errs   []*ConfigError
+	errs   []*Error
 }
 
 var (
@@ -107,7 +70,7 @@ var (
 )
 
 // scanDocument checks data against the struct type root and indexes its keys.
-func scanDocument(data []byte, name string, root reflect.Type) (keyIndex, []*ConfigError) {
+func scanDocument(data []byte, name string, root reflect.Type) (keyIndex, []*Error) {
 	s := &docScanner{
 		name:   name,
 		ix:     keyIndex{keys: map[string]int{}, tables: map[string]int{}},
@@ -149,7 +112,7 @@ func (s *docScanner) keyParts(n *unstable.Node) ([]string, int) {
 }
 
 func (s *docScanner) fail(line int, key, format string, a ...any) {
-	s.errs = append(s.errs, &ConfigError{File: s.name, Line: line, Key: key, Msg: fmt.Sprintf(format, a...)})
+	s.errs = append(s.errs, &Error{File: s.name, Line: line, Key: key, Msg: fmt.Sprintf(format, a...)})
 }
 
 // header handles a [table] or [[array table]] header and returns the type and path
@@ -267,10 +230,10 @@ func (s *docScanner) value(v *unstable.Node, t reflect.Type, key string, line in
 // bareKeyLine matches a line that starts with a bare (possibly dotted) key and '='.
 var bareKeyLine = regexp.MustCompile(`^\s*([A-Za-z0-9_-]+(?:\s*\.\s*[A-Za-z0-9_-]+)*)\s*=`)
 
-// syntaxError turns a parser error into a *ConfigError on the right line. When that
+// syntaxError turns a parser error into an *Error on the right line. When that
 // line starts with a bare key, the key (inside the current table) is named too.
-func (s *docScanner) syntaxError(data []byte, err error, table string) *ConfigError {
-	ce := &ConfigError{File: s.name, Msg: "syntax error: " + err.Error(), Err: err}
+func (s *docScanner) syntaxError(data []byte, err error, table string) *Error {
+	ce := &Error{File: s.name, Msg: "syntax error: " + err.Error(), Err: err}
 	var perr *unstable.ParserError
 	if !errors.As(err, &perr) {
 		return ce
@@ -297,52 +260,52 @@ func (s *docScanner) syntaxError(data []byte, err error, table string) *ConfigEr
 	return ce
 }
 
-// decodeErrors converts go-toml's decoding errors into *ConfigError values.
-func decodeErrors(err error, name string) []*ConfigError {
+// decodeErrors converts go-toml's decoding errors into *Error values.
+func decodeErrors(err error, name string) []*Error {
 	var strict *toml.StrictMissingError
 	if errors.As(err, &strict) {
-		out := make([]*ConfigError, 0, len(strict.Errors))
+		out := make([]*Error, 0, len(strict.Errors))
 		for i := range strict.Errors {
 			e := &strict.Errors[i]
 			line, _ := e.Position()
-			out = append(out, &ConfigError{File: name, Line: line, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), ".")), Err: e})
+			out = append(out, &Error{File: name, Line: line, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), ".")), Err: e})
 		}
 		return out
 	}
 	var derr *toml.DecodeError
 	if errors.As(err, &derr) {
 		line, _ := derr.Position()
-		return []*ConfigError{{
+		return []*Error{{
 			File: name, Line: line, Key: strings.Join(derr.Key(), "."),
 			Msg: strings.TrimPrefix(derr.Error(), "toml: "), Err: derr,
 		}}
 	}
-	return []*ConfigError{{File: name, Msg: err.Error(), Err: err}}
+	return []*Error{{File: name, Msg: err.Error(), Err: err}}
 }
 
 // validationErrors places each *FieldError from Validate on the line that sets its key.
-func validationErrors(err error, name string, ix keyIndex) []*ConfigError {
+func validationErrors(err error, name string, ix keyIndex) []*Error {
 	var list []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		list = j.Unwrap()
 	} else {
 		list = []error{err}
 	}
-	out := make([]*ConfigError, 0, len(list))
+	out := make([]*Error, 0, len(list))
 	for _, e := range list {
 		var fe *FieldError
 		if errors.As(e, &fe) {
-			out = append(out, &ConfigError{File: name, Line: ix.lineOf(fe.Key), Key: fe.Key, Msg: fe.Msg, Err: fe})
+			out = append(out, &Error{File: name, Line: ix.lineOf(fe.Key), Key: fe.Key, Msg: fe.Msg, Err: fe})
 		} else {
-			out = append(out, &ConfigError{File: name, Msg: e.Error(), Err: e})
+			out = append(out, &Error{File: name, Msg: e.Error(), Err: e})
 		}
 	}
 	return out
 }
 
 // joinSorted joins errs in line order; errors about defaults (line 0) come last.
-func joinSorted(errs []*ConfigError) error {
-	slices.SortStableFunc(errs, func(a, b *ConfigError) int {
+func joinSorted(errs []*Error) error {
+	slices.SortStableFunc(errs, func(a, b *Error) int {
 		la, lb := a.Line, b.Line
 		if la == 0 {
 			la = int(^uint(0) >> 1)
