@@ -139,26 +139,15 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		return 2
 	}
 
-	data, name := defaultConfig, "config.toml (embedded)"
-	if *configPath != "" {
-		var err error
-		if data, err = os.ReadFile(*configPath); err != nil {
-			fmt.Fprintf(stderr, "edgegw: cannot read config: %v\n", err)
-			return 2
-		}
-		name = *configPath
-	}
-	cfg, err := config.Parse(data, name)
-	if err != nil {
-		// One line per problem, each naming the file, the line and the key.
-		fmt.Fprintln(stderr, err)
+	cfg, ok := loadConfig(*configPath, stderr)
+	if !ok {
 		return 2
 	}
 
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // Validate accepted it
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	log.Info("edgegw starting", "version", versionString(), "go", runtime.Version(), "config", name)
+	log.Info("edgegw starting", "version", versionString(), "go", runtime.Version(), "config", configName(*configPath))
 	applyTune(log, cfg) // main_tune.go
 
 	if signals == nil {
@@ -220,4 +209,32 @@ func boundAddr(addr, local string) string {
 		host = "::"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// loadConfig reads the configuration from path, or the embedded
+// config.toml when path is "". Problems go to stderr, one line each naming
+// the file, the line and the key; ok is false then.
+func loadConfig(path string, stderr io.Writer) (cfg config.Config, ok bool) {
+	data, name := defaultConfig, configName(path)
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			fmt.Fprintf(stderr, "edgegw: cannot read config: %v\n", err)
+			return cfg, false
+		}
+	}
+	cfg, err := config.Parse(data, name)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return cfg, false
+	}
+	return cfg, true
+}
+
+// configName is how logs and errors name the configuration at path.
+func configName(path string) string {
+	if path == "" {
+		return "config.toml (embedded)"
+	}
+	return path
 }

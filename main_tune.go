@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"edgegw/gateway/config"
 	"edgegw/tune"
@@ -38,18 +37,8 @@ func runTune(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edgegw tune: unexpected argument %q (see edgegw help)\n", fs.Arg(0))
 		return 2
 	}
-	data, name := defaultConfig, "config.toml (embedded)"
-	if *configPath != "" {
-		var err error
-		if data, err = os.ReadFile(*configPath); err != nil {
-			fmt.Fprintf(stderr, "edgegw: cannot read config: %v\n", err)
-			return 2
-		}
-		name = *configPath
-	}
-	cfg, err := config.Parse(data, name)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg, ok := loadConfig(*configPath, stderr)
+	if !ok {
 		return 2
 	}
 	o := tuneOptions(cfg)
