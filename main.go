@@ -152,7 +152,7 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 
 	if signals == nil {
 		ch := make(chan os.Signal, 2)
-		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(ch)
 		signals = ch
 	}
@@ -166,15 +166,15 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "edgegw: %v\n", err) // e.g. cannot open listener ":1883": address already in use
 		return 1
 	}
-	configured := map[string]string{"tcp": cfg.Listeners.TCP, "ws": cfg.Listeners.WS, "tls": cfg.Listeners.TLS, "http": cfg.HTTP.Addr}
-	for _, kind := range []string{"tcp", "ws", "tls", "http"} {
+	configured := map[string]string{"tcp": cfg.Listeners.TCP, "ws": cfg.Listeners.WS, "tls": cfg.Listeners.TLS, "wss": cfg.Listeners.WSS, "http": cfg.HTTP.Addr}
+	for _, kind := range []string{"tcp", "ws", "tls", "wss", "http"} {
 		// addr is what the config asked for; bound is the socket's address.
 		if local := g.Addr(kind); local != "" {
 			log.Info("listening", "listener", kind, "addr", configured[kind], "bound", boundAddr(configured[kind], local))
 		}
 	}
 
-	sig := <-signals
+	sig := nextStop(signals, g, log)
 	log.Info("draining", "signal", sig.String(), "timeout", cfg.Drain.Timeout.D().String())
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Drain.Timeout.D())
 	defer cancel()
@@ -188,10 +188,37 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		}
 		log.Info("drained, exiting")
 		return 0
-	case sig := <-signals:
+	case sig := <-stopSignals(signals, g, log):
 		log.Warn("second signal: exiting without finishing the drain", "signal", sig.String())
 		return 1
 	}
+}
+
+// nextStop waits for a signal that stops the gateway (SIGINT, SIGTERM).
+// SIGHUP re-reads the TLS certificate, key and client CA for new
+// connections (Gateway.ReloadTLS); a file that cannot be read is logged and
+// the current credentials stay.
+func nextStop(signals <-chan os.Signal, g *gateway.Gateway, log *slog.Logger) os.Signal {
+	for sig := range signals {
+		if sig != syscall.SIGHUP {
+			return sig
+		}
+		if err := g.ReloadTLS(); err != nil {
+			log.Error("SIGHUP: TLS credentials not reloaded, keeping the current ones", "err", err)
+		}
+	}
+	return nil
+}
+
+// stopSignals delivers the next stopping signal (nextStop) on a channel.
+func stopSignals(signals <-chan os.Signal, g *gateway.Gateway, log *slog.Logger) <-chan os.Signal {
+	ch := make(chan os.Signal, 1)
+	go func() {
+		if sig := nextStop(signals, g, log); sig != nil {
+			ch <- sig
+		}
+	}()
+	return ch
 }
 
 // boundAddr is the address a listener configured as addr is bound to, given

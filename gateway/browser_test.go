@@ -87,6 +87,10 @@ type browserResult struct {
 		Reason   string   `json:"reason"`
 		WasClean bool     `json:"wasClean"`
 		Errors   []string `json:"errors"`
+
+		// Extensions is WebSocket.extensions: the negotiated
+		// Sec-WebSocket-Extensions (Chromium offers permessage-deflate).
+		Extensions string `json:"extensions"`
 	} `json:"raw"`
 }
 
@@ -123,12 +127,20 @@ type browserMsg struct {
 	SubID          any               `json:"subId"`  // v5 Subscription Identifier(s)
 }
 
-func TestBrowserMQTTJS(t *testing.T) {
+func TestBrowserMQTTJS(t *testing.T) { runBrowserMQTTJS(t, nil) }
+
+// runBrowserMQTTJS runs the page against the ws listener, or against the
+// wss listener with the certificate wss when it is not nil (browser_wss_test.go).
+func runBrowserMQTTJS(t *testing.T, wss *browserCert) {
 	needBrowser(t)
 	start := time.Now()
 
 	cfg := gateway.Default()
 	cfg.Listeners.TCP, cfg.Listeners.WS, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if wss != nil {
+		cfg.Listeners.WS, cfg.Listeners.WSS = "", "127.0.0.1:0"
+		cfg.Listeners.TLSCert, cfg.Listeners.TLSKey = wss.certFile, wss.keyFile
+	}
 	cfg.Engine.Loops = 2
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	g, err := gateway.New(cfg, log)
@@ -205,6 +217,11 @@ func TestBrowserMQTTJS(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	q := url.Values{"ws": {"ws://" + g.Addr("ws") + "/mqtt"}, "prefix": {prefix}, "big": {fmt.Sprint(bigPayloadN)}}
+	var trust []string // chromium flags
+	if wss != nil {
+		q.Set("ws", "wss://"+g.Addr("wss")+"/mqtt")
+		trust = wss.chromiumFlags()
+	}
 	page := srv.URL + "/?" + q.Encode()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -213,7 +230,8 @@ func TestBrowserMQTTJS(t *testing.T) {
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--enable-logging=stderr", "--v=0", // the page's console, for the log on failure
-		"--user-data-dir="+t.TempDir(), page)
+		"--user-data-dir="+t.TempDir())
+	cmd.Args = append(append(cmd.Args, trust...), page)
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	// Chromium's own group, so that killing it takes its renderer and
 	// helper processes too.
@@ -302,6 +320,10 @@ func TestBrowserMQTTJS(t *testing.T) {
 			if !ok {
 				t.Fatalf("unknown check %q", r.Name)
 			}
+			// RFC 7692: the gateway's answer, as the browser's WebSocket saw it.
+			if r.Extensions != "permessage-deflate; server_no_context_takeover; client_no_context_takeover" {
+				t.Errorf("WebSocket.extensions %q, want permessage-deflate without context takeover", r.Extensions)
+			}
 			if len(r.Errors) > 0 || r.Protocol != "mqtt" || r.Code != w.code || !r.WasClean || fmt.Sprint(r.After) != w.after {
 				t.Errorf("protocol %q, after CONNACK %v, close code %d %q clean %v, errors %q; want MQTT %s then clean close %d",
 					r.Protocol, r.After, r.Code, r.Reason, r.WasClean, r.Errors, w.after, w.code)
@@ -337,6 +359,14 @@ func TestBrowserMQTTJS(t *testing.T) {
 	defer pubMu.Unlock()
 	for _, e := range pubErrs {
 		t.Error(e)
+	}
+	// RFC 7692: MQTT.js in Chromium negotiated permessage-deflate, and
+	// compressed messages (RSV1) flowed both ways: the 70,000-byte payload
+	// at least, each way.
+	for _, dir := range []string{"in", "out"} {
+		if n := browserMetric(t, g.Addr("http"), `edgegw_ws_deflate_messages_total{dir="`+dir+`"}`); n < 1 {
+			t.Errorf("compressed WebSocket messages %s: %v, want some", dir, n)
+		}
 	}
 	t.Logf("total %v", time.Since(start))
 }
@@ -451,6 +481,25 @@ func ptrBool(b *bool) any {
 		return nil
 	}
 	return *b
+}
+
+// browserMetric reads one sample from the gateway's /metrics (0 if absent).
+func browserMetric(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			_, _ = fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return 0
 }
 
 func browserTok(t *testing.T, tok mqtt.Token, what string) {

@@ -41,7 +41,8 @@ type conn struct {
 	closed     bool   // OnClose ran
 	detached   bool   // session handling for the close is done
 	reading    bool   // inside read (framing loop) for this connection
-	ws         bool   // arrived on the WebSocket listener (state in loop.ws)
+	ws         bool   // arrived on the WebSocket or WSS listener (state in loop.ws)
+	tls        bool   // arrived on the TLS or WSS listener (state in loop.tls)
 	pumping    bool   // listed in loop.pump (queued messages wait for output budget)
 	bridge     bool   // CONNECT level 0x83/0x84: its subscriptions are no-local, retain-as-published (subscribe.go)
 	keepAlive  uint16 // negotiated keep alive, seconds; 0 = none
@@ -84,6 +85,8 @@ func (c *conn) ownedBy(*loop) bool { return true }
 // (the CONNECT timeout is loop.expireConnecting).
 func (c *conn) fire(l *loop, now int64) int64 {
 	switch c.state {
+	case stClosing:
+		return c.lingerFire(now) // linger.go
 	case stConnected:
 		var next int64
 		if c.keepAlive > 0 {
@@ -122,6 +125,9 @@ func (c *conn) read() gnet.Action {
 	gc, l := c.gc, c.l
 	switch {
 	case c.state == stClosing || c.closed:
+		if !c.closed {
+			c.lingerRead(gc.InboundBuffered()) // bounded (linger.go)
+		}
 		_, _ = gc.Discard(-1)
 		return gnet.None
 	case c.state == stWaiting || c.paused || c.held():
@@ -141,8 +147,11 @@ func (c *conn) read() gnet.Action {
 	}
 	c.reading = true
 	defer func() { c.reading = false }()
+	if c.tls {
+		return c.readTLS()
+	}
 	if c.ws {
-		return c.readWS()
+		return c.readWS((*gnetSource)(c))
 	}
 	if c.frames((*tcpSource)(c)) == stopBudget {
 		_ = gc.Wake(nil) // budget spent: let the others run, come back later
@@ -244,11 +253,17 @@ func (c *conn) flush() {
 		}
 		for len(iov) > 0 && !c.closed {
 			k := min(len(iov), 1024)
-			_, _ = c.gc.Writev(iov[:k])
+			c.writev(iov[:k]) // sealed into TLS records for TLS
 			iov = iov[k:]
+		}
+		if c.tls && c.state == stClosing {
+			c.tlsNotify() // behind the last packets (the v5 DISCONNECT)
 		}
 	}
 	l.putOut(o)
+	if c.state == stClosing {
+		c.lingerFlushed() // the reason is out: FIN, then lingering (linger.go)
+	}
 	if c.rec != nil && c.rec.has(recInCong) && c.rec.conn == c {
 		l.checkDrained(c.rec)
 	}
@@ -299,6 +314,7 @@ func (c *conn) kickRef(rc mqttcodec.ReasonCode, reason closeReason, err error, s
 		c.markDirty()
 	}
 	wasConnected := c.state == stConnected
+	told := rc != 0 && c.version == mqttcodec.V5 && wasConnected
 	c.state = stClosing
 	c.reason = reason
 	c.logClose(reason, rc, err)
@@ -308,6 +324,10 @@ func (c *conn) kickRef(rc mqttcodec.ReasonCode, reason closeReason, err error, s
 	if c.ws {
 		c.wsClose() // the WebSocket close frame, after the DISCONNECT (RFC 6455 7.1.2)
 	}
+	if told {
+		c.closeTold() // FIN after the DISCONNECT, then a bounded linger (linger.go)
+		return
+	}
 	c.closeSocket()
 }
 
@@ -316,6 +336,9 @@ func (c *conn) kickRef(rc mqttcodec.ReasonCode, reason closeReason, err error, s
 // reading would save a queued closure per close, but broke the slow-consumer
 // DISCONNECT 0x97 in TestSlowConsumerDisconnect; not pursued.)
 func (c *conn) closeSocket() {
+	if c.tls && c.pending() == 0 {
+		c.tlsNotify() // with pending bytes, flush sends it behind them
+	}
 	_ = c.gc.Close()
 }
 
@@ -325,6 +348,11 @@ func (c *conn) logClose(reason closeReason, rc mqttcodec.ReasonCode, err error) 
 	if c.rec != nil {
 		id = c.rec.id
 	}
+	if t := c.l.tls[c]; c.tls && t != nil && t.user != "" {
+		// The client certificate's identity (listeners.tls_username_from).
+		logClose(c.l.g.log, id, c.gc.RemoteAddr(), reason, rc, err, slog.String("tls_user", t.user))
+		return
+	}
 	logClose(c.l.g.log, id, c.gc.RemoteAddr(), reason, rc, err)
 }
 
@@ -333,7 +361,7 @@ func (c *conn) logClose(reason closeReason, rc mqttcodec.ReasonCode, err error) 
 // An ordinary close allocates once (the address text): a disconnect storm
 // of N clients must not leave N x hundreds of bytes of garbage on a heap
 // that no GC cycle is about to collect (see BenchmarkIdleConnections).
-func logClose(lg *slog.Logger, id string, remote net.Addr, reason closeReason, rc mqttcodec.ReasonCode, err error) {
+func logClose(lg *slog.Logger, id string, remote net.Addr, reason closeReason, rc mqttcodec.ReasonCode, err error, extra ...slog.Attr) {
 	lvl := slog.LevelWarn
 	switch reason {
 	case closeClient, closeNetwork, closeShutdown, closeTakeover, closeConnectTimeout, closeKeepAlive, closeConnLimit:
@@ -342,7 +370,7 @@ func logClose(lg *slog.Logger, id string, remote net.Addr, reason closeReason, r
 	if !lg.Enabled(context.Background(), lvl) {
 		return
 	}
-	var attrs [5]slog.Attr
+	var attrs [7]slog.Attr
 	attrs[0] = slog.String("client_id", id)
 	attrs[1] = slog.String("addr", addrText(remote))
 	attrs[2] = slog.String("reason", reason.String())
@@ -355,6 +383,7 @@ func logClose(lg *slog.Logger, id string, remote net.Addr, reason closeReason, r
 		attrs[n] = slog.String("err", err.Error())
 		n++
 	}
+	n += copy(attrs[n:], extra)
 	lg.LogAttrs(context.Background(), lvl, "closing client connection", attrs[:n]...)
 }
 
@@ -394,10 +423,20 @@ func (c *conn) onClose(err error) {
 		c.state = stClosing
 	}
 	l.st.closed[c.reason]++
+	c.endLinger(lingerEOF)
 	l.g.m.conns.Add(-1)
 	l.delConn(c)
 	if c.ws {
+		if w := l.ws[c]; w != nil {
+			w.rd.Release() // a compressed message cut by the close (wsdeflate.go)
+		}
 		delete(l.ws, c)
+	}
+	if c.tls {
+		if t := l.tls[c]; t != nil {
+			t.rec.Close() // a handshake in progress is abandoned
+		}
+		delete(l.tls, c)
 	}
 	if c.out != nil && !c.dirty {
 		l.putOut(c.out)

@@ -67,7 +67,7 @@ func (c *conn) refuse(v mqttcodec.Version, rc mqttcodec.ReasonCode, err error) {
 	c.state = stClosing
 	c.reason = closeRefused
 	c.logClose(closeRefused, rc, err)
-	c.closeSocket()
+	c.closeTold() // FIN after the CONNACK, then a bounded linger (linger.go)
 }
 
 // claim looks the client ID up in the registry: a new session is attached

@@ -13,9 +13,11 @@
 //	framing.go    the one framing loop, over a byteSource (gnet's buffer,
 //	              the WebSocket stream, later TLS plaintext)
 //	wsconn.go     MQTT over WebSocket on the loop (frames from gateway/ws)
-//	tls.go        TLS today: a goroutine terminator relaying to a loopback
-//	              listener (gateway/tlsrec is its loop-driven successor)
+//	tls.go        TLS and WSS on the loop: the record layer (gateway/tlsrec)
+//	              fed from gnet's buffer, its plaintext framed as MQTT or as
+//	              the WebSocket stream; writes sealed into records (writev)
 //	connect.go    CONNECT, refusal, the registry lookup (claim)
+//	linger.go     after a DISCONNECT or refusing CONNACK: FIN, bounded discard, close
 //	takeover.go   a CONNECT that claims a session: takeover and attach
 //	fence.go      per-publisher order when a session moves between loops
 //	offline.go    offline sessions, expiry, the end of a session
@@ -62,11 +64,12 @@
 // CONNECT, close and expiry, never per message. Gateway's exported methods
 // are safe for concurrent use. Goroutines of our own: the tune sampler, the
 // reclaim watcher, the retained-expiry sweep, the log writer, the HTTP
-// server, the TLS terminator; none holds a lock a loop waits on.
+// server, and the TLS handshakes in progress (tlsrec's bounded pool, which
+// reaches a loop through Conn.Wake); none holds a lock a loop waits on.
 //
 // # Imports
 //
 // session, router, mqttcodec, tune, gateway/config, gateway/listener,
-// gateway/telemetry, gateway/ws, gnet, VictoriaMetrics/metrics and the
-// standard library.
+// gateway/telemetry, gateway/ws, gateway/tlsrec, gnet, VictoriaMetrics/metrics
+// and the standard library.
 package gateway

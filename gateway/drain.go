@@ -72,9 +72,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return errShutdownInProgress
 	}
 	close(g.reclaimStop)
-	if g.tls != nil {
-		_ = g.tls.ln.Close() // stop accepting TLS clients; relays end with their connections
-	}
 	werr := g.drainTo(ctx, drainStop)
 	if werr == nil {
 		werr = g.drainTo(ctx, drainSettle)
@@ -104,9 +101,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	if g.httpSrv != nil {
 		g.httpSrv.Close()
-	}
-	if g.tls != nil {
-		g.tls.close()
 	}
 	// Write the log lines the loops queued (the drain's closes among them).
 	logCtx, cancel := context.WithTimeout(context.Background(), time.Second)

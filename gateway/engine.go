@@ -17,6 +17,7 @@ import (
 
 	"edgegw/gateway/listener"
 	"edgegw/gateway/telemetry"
+	"edgegw/gateway/tlsrec"
 	"edgegw/router"
 	"edgegw/session"
 	"edgegw/tune"
@@ -46,7 +47,9 @@ type Gateway struct {
 	addrMu      sync.Mutex
 	addrs       map[string]string
 	httpSrv     *telemetry.Server
-	tls         *tlsTerminator   // nil without a TLS listener
+	tlsSrv      *tlsrec.Server   // nil without a TLS or WSS listener (tls.go)
+	tlsPort     int              // port of the TLS listener (0 = none)
+	wssPort     int              // port of the WSS listener (0 = none)
 	maxConns    int64            // limits.max_connections, or derived from the fd limit
 	tn          *tuneGlue        // memory budget and admission (admission.go)
 	sock        listener.Options // client socket options: keepalive, TCP_USER_TIMEOUT, buffers (sockets.go)
@@ -105,6 +108,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		ReceiveMaximum:     uint16(cfg.Limits.ReceiveMaximum),
 		MaxInflight:        uint16(cfg.Limits.MaxInflight),
 		TopicAliasMaximum:  uint16(cfg.Limits.TopicAliasMaximum),
+		OutTopicAliases:    uint16(cfg.Limits.OutTopicAliases),
 		MaxKeepAlive:       uint16(cfg.Limits.MaxKeepAlive),
 		MaxSessionExpiry:   uint32(min(cfg.Session.MaxSessionExpiry.D()/time.Second, 0xFFFFFFFF)),
 		MaxOfflineMessages: cfg.Session.MaxOfflineMessages,
@@ -148,20 +152,28 @@ func (g *Gateway) Start() error {
 		g.setAddr("ws", bound)
 		addrs = append(addrs, "tcp://"+bound)
 	}
-	if a := g.cfg.Listeners.TLS; a != "" {
-		t, err := g.listenTLS(a)
+	if g.cfg.Listeners.TLS != "" || g.cfg.Listeners.WSS != "" {
+		srv, err := g.newTLSServer()
 		if err != nil {
 			return err
 		}
-		internal, err := listener.Resolve("127.0.0.1:0")
+		g.tlsSrv = srv
+	}
+	for _, k := range []struct {
+		kind, addr string
+		port       *int
+	}{{"tls", g.cfg.Listeners.TLS, &g.tlsPort}, {"wss", g.cfg.Listeners.WSS, &g.wssPort}} {
+		if k.addr == "" {
+			continue
+		}
+		bound, err := listener.Resolve(k.addr)
 		if err != nil {
-			t.ln.Close()
 			return err
 		}
-		t.internal = internal
-		g.tls = t
-		g.setAddr("tls", t.ln.Addr().String())
-		addrs = append(addrs, "tcp://"+internal)
+		_, port, _ := net.SplitHostPort(bound)
+		*k.port, _ = strconv.Atoi(port)
+		g.setAddr(k.kind, bound)
+		addrs = append(addrs, "tcp://"+bound)
 	}
 	if len(addrs) == 0 {
 		return errNoListener
@@ -169,9 +181,6 @@ func (g *Gateway) Start() error {
 	if a := g.cfg.HTTP.Addr; a != "" {
 		hs, err := g.startHTTP(a)
 		if err != nil {
-			if g.tls != nil {
-				g.tls.close()
-			}
 			return err
 		}
 		g.httpSrv = hs
@@ -197,9 +206,6 @@ func (g *Gateway) Start() error {
 	go func() { g.done <- gnet.Rotate(g.h, addrs, opts...) }()
 	select {
 	case <-g.booted:
-		if g.tls != nil {
-			go g.tls.serve()
-		}
 		go g.reclaimLoop(g.reclaimStop)
 		go g.tuneLoop(g.reclaimStop)
 		return nil
@@ -210,9 +216,6 @@ func (g *Gateway) Start() error {
 		cancel()
 		if g.httpSrv != nil {
 			g.httpSrv.Close()
-		}
-		if g.tls != nil {
-			g.tls.close()
 		}
 		return &listener.OpenError{Addr: g.cfg.Listeners.TCP, Err: err}
 	}
@@ -240,7 +243,7 @@ func (g *Gateway) setAddr(kind, a string) {
 }
 
 // Addr returns the bound host:port of listener kind ("tcp", "ws", "tls",
-// "http"), or "" when it is not enabled.
+// "wss", "http"), or "" when it is not enabled.
 func (g *Gateway) Addr(kind string) string {
 	g.addrMu.Lock()
 	defer g.addrMu.Unlock()

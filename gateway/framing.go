@@ -8,7 +8,7 @@ import (
 
 // byteSource is the inbound MQTT byte stream of one connection, whatever
 // carries it: gnet's inbound buffer for TCP (tcpSource), the unmasked
-// WebSocket payload for ws (wsConn), TLS plaintext later. Loop-only.
+// WebSocket payload for ws (wsConn), the TLS plaintext (tlsConn). Loop-only.
 type byteSource interface {
 	// buffered is the number of bytes available.
 	buffered() int
@@ -88,3 +88,16 @@ func (s *tcpSource) discard(n int) {
 	_, _ = s.gc.Discard(n) // n >= 2: never gnet's Discard(<= 0), which drops everything
 	s.l.st.bytesIn += uint64(n)
 }
+
+// gnetSource is a WebSocket connection's gnet inbound buffer as the raw
+// stream readWS unframes: tcpSource without the byte count (feedWS counts).
+type gnetSource conn
+
+func (s *gnetSource) buffered() int { return s.gc.InboundBuffered() }
+
+func (s *gnetSource) peek(n int) []byte {
+	b, _ := s.gc.Peek(n)
+	return b
+}
+
+func (s *gnetSource) discard(n int) { _, _ = s.gc.Discard(n) } // n >= 1

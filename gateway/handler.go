@@ -61,11 +61,24 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	l.begin()
 	c := &conn{gc: gc, l: l, lastActive: l.now}
-	if g.wsPort != 0 {
-		if a, ok := gc.LocalAddr().(*net.TCPAddr); ok && a.Port == g.wsPort {
+	if a, ok := gc.LocalAddr().(*net.TCPAddr); ok && a.Port != 0 {
+		switch a.Port {
+		case g.wsPort:
 			c.ws = true
-			l.ws[c] = &wsConn{hs: ws.Handshake{Path: g.cfg.Listeners.WSPath}}
+		case g.tlsPort:
+			c.tls = true
+		case g.wssPort:
+			c.ws, c.tls = true, true
 		}
+	}
+	if c.ws {
+		l.ws[c] = &wsConn{hs: ws.Handshake{Path: g.cfg.Listeners.WSPath, Deflate: g.cfg.Listeners.WSDeflate}}
+	}
+	if c.tls {
+		// The record layer wakes the loop (from a handshake goroutine) when
+		// the handshake has output or ended: gnet runs OnTraffic, which
+		// feeds it (readTLS). Wake of a closed connection is a no-op.
+		l.tls[c] = &tlsConn{rec: g.tlsSrv.NewConn(func() { _ = gc.Wake(nil) })}
 	}
 	gc.SetContext(c)
 	l.addConn(c)
@@ -106,5 +119,6 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 		postNow(l, inItem{kind: inTick})
 	}
 	h.g.purgeRetained(time.Now().UnixNano())
+	h.g.foldTLS()
 	return h.g.cfg.Engine.TickInterval.D(), gnet.None
 }

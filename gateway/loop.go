@@ -47,14 +47,27 @@ type loop struct {
 	outs       []*session.Out    // pool of write buffers for connections with pending output
 	ws         map[*conn]*wsConn // WebSocket state of this loop's ws connections
 	wsIov      [][]byte          // scratch: frame header + segments of one ws flush
+	wsz        *wsDeflate        // permessage-deflate shared by the ws connections; nil until needed (wsdeflate.go)
+
+	// TLS (tls.go): the state of this loop's tls and wss connections, and
+	// scratch for one wake's plaintext of one connection (tlsConn.compact)
+	// and for one buffer to writev.
+	tls      map[*conn]*tlsConn
+	tlsPlain []byte
+	tlsIov   [][]byte
+
 	st         loopStats
 	drainPhase int32 // the last drain phase this loop applied (drain.go)
 
 	ka listener.KeepAliveCheck // listeners whose keepalive options reached this loop's sockets
+
+	// lingers holds the connections closing after their reason: FIN sent,
+	// input discarded until a bound (linger.go); nil until the first.
+	lingers map[*conn]lingerState
 }
 
 func newLoop(g *Gateway, el gnet.EventLoop, idx int) *loop {
-	l := &loop{g: g, el: el, idx: idx, arena: make([]byte, 0, 16<<10), outbox: map[*loop]*outbox{}, ws: map[*conn]*wsConn{}}
+	l := &loop{g: g, el: el, idx: idx, arena: make([]byte, 0, 16<<10), outbox: map[*loop]*outbox{}, ws: map[*conn]*wsConn{}, tls: map[*conn]*tlsConn{}}
 	l.now = time.Now().UnixNano()
 	l.wheel.init(int64(g.cfg.Engine.TickInterval.D()), l.now)
 	return l
@@ -102,6 +115,9 @@ func (l *loop) end() {
 		l.send(l, inItem{kind: inPump}) // come back soon: a wake of its own
 	}
 	l.wakeRemote()
+	if cap(l.tlsPlain) > 1<<20 {
+		l.tlsPlain = nil
+	}
 	if cap(l.arena) > 1<<20 {
 		l.arena = make([]byte, 0, 16<<10)
 	} else {
@@ -245,7 +261,11 @@ func (l *loop) expireConnecting() {
 			if l.now-c.wheelAt < timeout {
 				break
 			}
-			c.kick(0, closeConnectTimeout, nil)
+			// A TLS handshake in progress ends at the record layer's own
+			// timeout; the CONNECT timeout starts again at its end (tls.go).
+			if !c.deferConnectTimeout() {
+				c.kick(0, closeConnectTimeout, nil)
+			}
 		}
 		l.connecting[l.connHead] = nil
 		l.connHead++

@@ -31,6 +31,9 @@ const (
 	closeConnLimit                          // limits.max_connections reached
 	closeOverCapacity                       // CONNECT past the memory budget's capacity (0x89; admission.go)
 	closeMemoryPressure                     // CONNECT while memory is above the high watermark (0x89; admission.go)
+	closeTLS                                // TLS handshake failed or timed out, or a TLS record violation (tls.go)
+	closeInflateTooLarge                    // WebSocket message inflating past limits.max_packet_size (close 1009; wsdeflate.go)
+	closeInflateCorrupt                     // WebSocket message that is not valid DEFLATE (close 1007; wsdeflate.go)
 	numCloseReasons
 )
 
@@ -38,7 +41,7 @@ var closeLabels = [numCloseReasons]string{
 	"client_disconnect", "network", "connect_timeout", "keepalive_timeout", "protocol_error",
 	"malformed_packet", "packet_too_large", "receive_maximum_exceeded", "violation", "connect_refused",
 	"session_taken_over", "slow_consumer", "shutdown", "inbound_overflow", "connection_limit",
-	"over_capacity", "memory_pressure",
+	"over_capacity", "memory_pressure", "tls_error", "ws_inflate_too_large", "ws_inflate_corrupt",
 }
 
 // String is r's label in edgegw_connections_closed_total and in logs.
@@ -140,14 +143,25 @@ type metricSet struct {
 	stalled    *metrics.Counter // clients not read while their replies were over budget (replybound.go)
 	subRefused *metrics.Counter // subscriptions refused by limits.max_subscriptions
 
-	tlsHandshakes atomic.Int64     // TLS handshakes in progress (tls.go)
-	tlsRefused    *metrics.Counter // TLS connections closed at accept: limits.max_tls_handshakes in progress
-	tlsTimeout    *metrics.Counter // TLS handshakes not done within limits.connect_timeout
-	tlsFailed     *metrics.Counter // TLS handshakes that failed otherwise
+	wsDeflated [2]*metrics.Counter // compressed WebSocket messages, [0] received, [1] sent (wsdeflate.go)
+
+	// TLS handshakes, folded from tlsrec.Server.Stats each tick (foldTLS).
+	tlsHandshakes atomic.Int64     // in progress
+	tlsCompleted  *metrics.Counter // completed
+	tlsResumed    *metrics.Counter // of those, resumed by session ticket
+	tlsRefused    *metrics.Counter // refused: limits.max_tls_handshakes in progress
+	tlsTimeout    *metrics.Counter // failed: not done within limits.connect_timeout
+	tlsFailed     *metrics.Counter // failed: refused by crypto/tls (or an internal error)
+	tlsNotTLS     *metrics.Counter // failed: the first bytes were not a TLS handshake
+	tlsClientCert *metrics.Counter // failed: client certificate missing or not verified
+	tlsPeerAlert  *metrics.Counter // failed: the client sent a fatal alert
+	tlsAbandoned  *metrics.Counter // failed: the connection closed mid-handshake
 
 	undelivered  [numDrainReasons]*metrics.Counter // acknowledged messages a drain could not deliver (drain.go)
 	drainRefused *metrics.Counter                  // PUBLISH packets ignored (not acknowledged) while draining
 	reclaims     *metrics.Counter                  // memory given back to the OS after connection churn (reclaim.go)
+
+	lingers [numLingerOutcomes]*metrics.Counter // lingering closes by outcome (linger.go)
 }
 
 func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedBytes int64)) *metricSet {
@@ -172,14 +186,25 @@ func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedB
 	m.paused = s.NewCounter("edgegw_backpressure_publishers_paused_total")
 	m.stalled = s.NewCounter("edgegw_reads_stalled_total")
 	m.subRefused = s.NewCounter("edgegw_subscribe_refused_total")
+	m.wsDeflated[0] = s.NewCounter(`edgegw_ws_deflate_messages_total{dir="in"}`)
+	m.wsDeflated[1] = s.NewCounter(`edgegw_ws_deflate_messages_total{dir="out"}`)
 	m.tlsRefused = s.NewCounter("edgegw_tls_handshakes_refused_total")
 	m.tlsTimeout = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="timeout"}`)
 	m.tlsFailed = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="error"}`)
+	m.tlsNotTLS = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="not_tls"}`)
+	m.tlsClientCert = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="client_cert"}`)
+	m.tlsPeerAlert = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="peer_alert"}`)
+	m.tlsAbandoned = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="abandoned"}`)
+	m.tlsCompleted = s.NewCounter("edgegw_tls_handshakes_completed_total")
+	m.tlsResumed = s.NewCounter("edgegw_tls_handshakes_resumed_total")
 	for i := range m.undelivered {
 		m.undelivered[i] = s.NewCounter(`edgegw_drain_undelivered_total{reason="` + drainLabels[i] + `"}`)
 	}
 	m.drainRefused = s.NewCounter("edgegw_drain_publish_ignored_total")
 	m.reclaims = s.NewCounter("edgegw_memory_reclaims_total")
+	for i := range m.lingers {
+		m.lingers[i] = s.NewCounter(`edgegw_linger_closes_total{outcome="` + lingerLabels[i] + `"}`)
+	}
 	gauge := func(name string, a *atomic.Int64) {
 		s.NewGauge(name, func() float64 { return float64(a.Load()) })
 	}
@@ -221,6 +246,8 @@ type loopStats struct {
 	queued     int64
 	queuedB    int64
 	subs       int64
+
+	wsDeflated [2]uint64 // compressed WebSocket messages received, sent
 }
 
 // fold adds s to m and zeroes s. Loop-only (s); m is safe for concurrent use.
@@ -250,6 +277,8 @@ func (s *loopStats) fold(m *metricSet) {
 	add(m.paused, &s.paused)
 	add(m.stalled, &s.stalled)
 	add(m.subRefused, &s.subRefused)
+	add(m.wsDeflated[0], &s.wsDeflated[0])
+	add(m.wsDeflated[1], &s.wsDeflated[1])
 	m.inflight.Add(s.inflight)
 	m.queued.Add(s.queued)
 	m.queuedBytes.Add(s.queuedB)
@@ -278,7 +307,7 @@ type metricMeta struct {
 // and runtime figures), admission.go and kernelsignals.go the tune families.
 var metricHelp = map[string]metricMeta{
 	"edgegw_connections_opened_total":             {"counter", "Client connections accepted on every listener (TCP, WebSocket, TLS), refused ones included."},
-	"edgegw_connections_closed_total":             {"counter", "Client connections closed, by reason (client_disconnect, network, connect_timeout, keepalive_timeout, protocol_error, malformed_packet, packet_too_large, receive_maximum_exceeded, violation, connect_refused, session_taken_over, slow_consumer, shutdown, inbound_overflow, connection_limit, over_capacity, memory_pressure)."},
+	"edgegw_connections_closed_total":             {"counter", "Client connections closed, by reason (client_disconnect, network, connect_timeout, keepalive_timeout, protocol_error, malformed_packet, packet_too_large, receive_maximum_exceeded, violation, connect_refused, session_taken_over, slow_consumer, shutdown, inbound_overflow, connection_limit, over_capacity, memory_pressure, tls_error, ws_inflate_too_large, ws_inflate_corrupt)."},
 	"edgegw_dropped_total":                        {"counter", "Messages not delivered to a subscriber, by reason (slow_consumer, expired, packet_too_large, offline_queue_full, offline_qos0, inbox_full, stale_subscriber, retained_refused)."},
 	"edgegw_packets_received_total":               {"counter", "MQTT packets received from clients, by packet type."},
 	"edgegw_packets_sent_total":                   {"counter", "MQTT packets sent to clients, by packet type."},
@@ -289,12 +318,16 @@ var metricHelp = map[string]metricMeta{
 	"edgegw_backpressure_acks_withheld_total":     {"counter", "Publisher acknowledgements withheld until a congested subscriber drained (slow_consumer_policy = backpressure)."},
 	"edgegw_backpressure_publishers_paused_total": {"counter", "MQTT 3 publishers whose reading was paused by backpressure."},
 	"edgegw_subscribe_refused_total":              {"counter", "Subscriptions refused because the session holds limits.max_subscriptions (SUBACK 0x97; v3 0x80)."},
+	"edgegw_ws_deflate_messages_total":            {"counter", "WebSocket messages compressed with permessage-deflate, by direction (in: inflated from clients, out: compressed for clients)."},
 	"edgegw_reads_stalled_total":                  {"counter", "Times a client's input stopped being decoded because the replies written for it and not yet read passed limits.max_outbound_bytes."},
 	"edgegw_drain_undelivered_total":              {"counter", "Acknowledged messages a drain ended without delivering, by where they were (queued, inflight, offline)."},
 	"edgegw_drain_publish_ignored_total":          {"counter", "PUBLISH packets ignored (not acknowledged) while draining."},
 	"edgegw_memory_reclaims_total":                {"counter", "Times memory was given back to the OS after connection churn."},
-	"edgegw_tls_handshakes_refused_total":         {"counter", "TLS connections closed at accept because limits.max_tls_handshakes handshakes were in progress."},
-	"edgegw_tls_handshakes_failed_total":          {"counter", "TLS handshakes that failed, by reason (timeout: not done within limits.connect_timeout; error: anything else)."},
+	"edgegw_linger_closes_total":                  {"counter", "Lingering closes after a DISCONNECT or refusing CONNACK (FIN sent, input discarded), by outcome (eof: the client closed in time; timeout: not within 2 s; bytes: 64 KiB discarded; full: 1024 lingering on the loop, closed at once; unflushed: the reason did not fit the socket buffer)."},
+	"edgegw_tls_handshakes_refused_total":         {"counter", "TLS connections refused at their ClientHello (internal_error alert) because limits.max_tls_handshakes handshakes were in progress."},
+	"edgegw_tls_handshakes_failed_total":          {"counter", "TLS handshakes that failed, by reason (timeout: not done within limits.connect_timeout; not_tls: the first bytes were not a TLS handshake; client_cert: client certificate missing or not verified; peer_alert: the client sent a fatal alert; abandoned: closed mid-handshake; error: refused by crypto/tls)."},
+	"edgegw_tls_handshakes_completed_total":       {"counter", "TLS handshakes completed on the tls and wss listeners."},
+	"edgegw_tls_handshakes_resumed_total":         {"counter", "Completed TLS handshakes that resumed a session by ticket."},
 	"edgegw_connections":                          {"gauge", "Client connections open now."},
 	"edgegw_sessions":                             {"gauge", "Sessions held: connected clients and persistent offline sessions."},
 	"edgegw_inflight":                             {"gauge", "Outbound QoS 1 and 2 messages sent and not yet acknowledged, all sessions."},

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -8,6 +9,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // openFDs counts this process's open descriptors.
@@ -20,19 +23,23 @@ func openFDs(t *testing.T) int {
 	return len(ents)
 }
 
-// tlsRelays is the number of client connections the TLS terminator holds.
-func tlsRelays(g *Gateway) int {
-	g.tls.mu.Lock()
-	defer g.tls.mu.Unlock()
-	return len(g.tls.conns)
+// tlsStates is the number of TLS connection states the loops hold.
+func tlsStates(g *Gateway) int {
+	n := 0
+	for _, l := range g.allLoops() {
+		done := make(chan int)
+		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error { done <- len(l.tls); return nil }))
+		n += <-done
+	}
+	return n
 }
 
-// TestTLSRelaysFollowConnections: with max_connections = 4, 30 idle TLS
-// clients are refused or closed at connect_timeout by the engine, and every
-// relay ends with its engine connection: no relay goroutine or socket is left
-// while the clients keep theirs open (before: the client -> gateway copy
-// stayed blocked reading the client, 30 relays and their sockets alive).
-func TestTLSRelaysFollowConnections(t *testing.T) {
+// TestTLSConnectionsLeaveNothing: with max_connections = 4, 30 idle TLS
+// clients are refused at accept (connection_limit) or closed at
+// connect_timeout after their handshake, and nothing of them is left in the
+// gateway: no goroutine, no descriptor, no TLS state, while the clients keep
+// their sockets open.
+func TestTLSConnectionsLeaveNothing(t *testing.T) {
 	const clients = 30
 	certFile, keyFile, pool := selfSigned(t)
 	g := newTestGateway(t, func(c *Config) {
@@ -42,13 +49,20 @@ func TestTLSRelaysFollowConnections(t *testing.T) {
 	})
 	time.Sleep(50 * time.Millisecond) // let the engine's goroutines settle
 	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
-	var cs []*tls.Conn
+	var cs []net.Conn
 	for i := 0; i < clients; i++ {
-		c, err := tls.Dial("tcp", g.Addr("tls"), &tls.Config{RootCAs: pool})
+		// A refused client's handshake fails: the gateway closed its socket
+		// at accept. It keeps its socket all the same.
+		raw, err := net.Dial("tcp", g.Addr("tls"))
 		if err != nil {
 			t.Fatalf("client %d: %v", i, err)
 		}
-		defer c.Close()
+		defer raw.Close()
+		c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := c.Handshake(); err != nil && isTimeout(err) {
+			t.Fatalf("client %d: handshake neither done nor refused: %v", i, err)
+		}
 		cs = append(cs, c)
 	}
 	// Every client is closed by the gateway: 26 at once (connection_limit), 4
@@ -64,31 +78,31 @@ func TestTLSRelaysFollowConnections(t *testing.T) {
 		return g.m.counterValue(`edgegw_connections_closed_total{reason="connection_limit"}`)+
 			g.m.counterValue(`edgegw_connections_closed_total{reason="connect_timeout"}`) == clients
 	})
-	// What is left of the 30 is the clients' own sockets; no relay.
-	var gs, fds, relays int
+	// What is left of the 30 is the clients' own sockets.
+	var gs, fds, states int
 	deadline = time.Now().Add(5 * time.Second)
 	for {
-		gs, fds, relays = runtime.NumGoroutine(), openFDs(t), tlsRelays(g)
-		if gs <= baseG+2 && fds <= baseFD+clients+2 && relays == 0 {
+		gs, fds, states = runtime.NumGoroutine(), openFDs(t), tlsStates(g)
+		if gs <= baseG+2 && fds <= baseFD+clients+2 && states == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
-			t.Fatalf("after the gateway closed %d TLS clients: %d relays, goroutines %d (baseline %d), descriptors %d (baseline %d + %d client sockets)\n%s",
-				clients, relays, gs, baseG, fds, baseFD, clients, buf[:runtime.Stack(buf, true)])
+			t.Fatalf("after the gateway closed %d TLS clients: %d TLS states, goroutines %d (baseline %d), descriptors %d (baseline %d + %d client sockets)\n%s",
+				clients, states, gs, baseG, fds, baseFD, clients, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("goroutines %d (baseline %d), descriptors %d (baseline %d + %d client sockets), relays %d",
-		gs, baseG, fds, baseFD, clients, relays)
+	t.Logf("goroutines %d (baseline %d), descriptors %d (baseline %d + %d client sockets), TLS states %d",
+		gs, baseG, fds, baseFD, clients, states)
 	if n := g.m.conns.Load(); n != 0 {
 		t.Errorf("edgegw_connections = %d, want 0", n)
 	}
 }
 
 // TestTLSHandshakesBounded: with limits.max_tls_handshakes = 8, twelve
-// clients that connect and never send a ClientHello hold 8 handshakes (the
-// gauge reads 8), the other 4 are closed at once and counted, and the 8 end
+// clients that send a ClientHello and nothing more hold 8 handshakes (the
+// gauge reads 8), the other 4 are refused at once and counted, and the 8 end
 // at connect_timeout, counted as timeouts; then a real client is served.
 func TestTLSHandshakesBounded(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
@@ -97,6 +111,7 @@ func TestTLSHandshakesBounded(t *testing.T) {
 		c.Limits.MaxTLSHandshakes = 8
 		c.Limits.ConnectTimeout = Duration(time.Second)
 	})
+	hello := clientHello(t)
 	var raw []net.Conn
 	for i := 0; i < 12; i++ {
 		c, err := net.Dial("tcp", g.Addr("tls"))
@@ -104,6 +119,9 @@ func TestTLSHandshakesBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		if _, err := c.Write(hello); err != nil {
+			t.Fatal(err)
+		}
 		raw = append(raw, c)
 	}
 	eventually(t, "8 handshakes in progress, 4 refused", func() bool {
@@ -130,4 +148,23 @@ func TestTLSHandshakesBounded(t *testing.T) {
 		t.Fatalf("a real client after the stalled ones: %v", err)
 	}
 	c.Close()
+}
+
+// clientHello returns the first flight of a crypto/tls client: one record
+// with its ClientHello.
+func clientHello(t *testing.T) []byte {
+	t.Helper()
+	a, b := net.Pipe()
+	defer b.Close()
+	go func() {
+		_ = tls.Client(a, &tls.Config{InsecureSkipVerify: true}).Handshake()
+		a.Close()
+	}()
+	buf := make([]byte, 8<<10)
+	_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := b.Read(buf)
+	if err != nil {
+		t.Fatal("capturing a ClientHello:", err)
+	}
+	return buf[:n]
 }

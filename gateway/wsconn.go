@@ -72,7 +72,7 @@ func (c *conn) wsClose() {
 	l := c.l
 	start := len(l.arena)
 	l.arena = w.appendClose(l.arena, c.reason)
-	_, _ = c.gc.Write(l.arena[start:])
+	c.write(l.arena[start:])
 	c.wsShutdown()
 }
 
@@ -84,6 +84,7 @@ func (c *conn) wsClose() {
 // arrived. With the FIN already sent, the client sees the orderly end first.
 // The RFC's order holds: the server ends TCP first (RFC 6455 7.1.1).
 func (c *conn) wsShutdown() {
+	c.tlsNotify() // wss: TLS ends before TCP does
 	if c.closed || c.gc.OutboundBuffered() > 0 {
 		return // a write failed and closed c, or gnet flushes the rest before its close
 	}
@@ -104,8 +105,10 @@ func (w *wsConn) appendClose(dst []byte, r closeReason) []byte {
 // client's close frame, or a WebSocket violation, acts only after every
 // whole MQTT packet before it is handled (endWS). Every close decided while
 // reading ends with a WebSocket close frame after the last MQTT packet
-// (wsClose). Loop-only, inside OnTraffic.
-func (c *conn) readWS() gnet.Action {
+// (wsClose). raw is the stream the WebSocket arrives on: gnet's inbound
+// buffer (gnetSource) on ws, the TLS plaintext (tlsConn) on wss. Loop-only,
+// inside OnTraffic.
+func (c *conn) readWS(raw byteSource) gnet.Action {
 	gc, l := c.gc, c.l
 	w := l.ws[c]
 	if w == nil {
@@ -117,7 +120,7 @@ func (c *conn) readWS() gnet.Action {
 		}
 	}()
 	if !w.upgraded {
-		buf, _ := gc.Peek(-1)
+		buf := raw.peek(raw.buffered())
 		// A request with another method gets Feed's 405 (ws.ErrMethod) once its headers are in.
 		if k := min(len(buf), 4); string(buf[:k]) != "GET "[:k] && !httpMethodPrefix(buf) {
 			c.kick(0, closeProtocol, errNotUpgrade) // not HTTP: no need to wait for a request end
@@ -127,9 +130,9 @@ func (c *conn) readWS() gnet.Action {
 		if errors.Is(err, ws.ErrNeedMore) {
 			return gnet.None
 		}
-		_, _ = gc.Write(resp) // 101, or the HTTP refusal
+		c.write(resp) // 101, or the HTTP refusal
 		if n > 0 {
-			_, _ = gc.Discard(n) // gnet's Discard(n <= 0) drops everything buffered
+			raw.discard(n) // gnet's Discard(n <= 0) drops everything buffered
 		}
 		if err != nil {
 			c.kick(0, closeProtocol, err)
@@ -137,14 +140,15 @@ func (c *conn) readWS() gnet.Action {
 		}
 		w.upgraded = true
 		w.rd.MaxFrame = -1 // MQTT's own maximum packet size applies to the stream
+		c.wsDeflateStart(w)
 	}
 	more := false // bytes left in gnet's buffer for a later wake to unframe
-	if !w.rd.Done() && gc.InboundBuffered() > 0 {
+	if !w.rd.Done() && raw.buffered() > 0 {
 		if c.repliesOver() {
 			c.stall() // the pongs of what it sends would go unread too
 			return gnet.None
 		}
-		more = c.feedWS(w)
+		more = c.feedWS(w, raw)
 	}
 	if len(w.in) > l.inboundBound() {
 		c.kick(0, closeInboundOverflow, nil)
@@ -191,26 +195,30 @@ func (w *wsConn) compact() {
 	}
 }
 
-// feedWS unframes up to engine.read_buffer_size bytes of gnet's inbound
-// buffer into w.in and writes the pongs they ask for; the chunk bounds the
+// feedWS unframes up to engine.read_buffer_size bytes of raw (gnet's inbound
+// buffer, or the TLS plaintext on wss) into w.in and writes the pongs they ask for; the chunk bounds the
 // pongs one wake can write past the reply bound. A frame header or control
 // frame cut by the read is left in gnet's buffer, unconsumed, until its rest
 // arrives. A close frame or a WebSocket violation is kept in w.end for
 // readWS to act on once the MQTT bytes before it are handled. It reports
-// whether bytes it did not look at are left for another wake. Loop-only,
+// whether bytes it did not consume, beyond the chunk or past ws.Reader's
+// inflate budget (wsdeflate.go), are left for another wake. Loop-only,
 // inside OnTraffic (it peeks and discards c's inbound buffer).
-func (c *conn) feedWS(w *wsConn) (more bool) {
-	gc, l := c.gc, c.l
-	avail := gc.InboundBuffered()
-	buf, _ := gc.Peek(min(avail, l.g.cfg.Engine.ReadBufferSize))
+func (c *conn) feedWS(w *wsConn, raw byteSource) (more bool) {
+	l := c.l
+	avail := raw.buffered()
+	buf := raw.peek(min(avail, l.g.cfg.Engine.ReadBufferSize))
 	n, in, ctrl, err := w.rd.Feed(buf, w.in, w.ctrl[:0])
 	w.in, w.ctrl = in, ctrl
+	l.wsInflated()
 	if n > 0 {
 		// Not Discard(0): gnet's Discard(n <= 0) drops everything buffered,
 		// and a read that holds only the start of a header consumes nothing.
-		_, _ = gc.Discard(n)
+		raw.discard(n)
 	}
-	l.st.bytesIn += uint64(n)
+	if !c.tls {
+		l.st.bytesIn += uint64(n) // TLS counts the ciphertext (feedTLS)
+	}
 	var cerr *ws.CloseError
 	switch {
 	case err == nil:
@@ -229,10 +237,10 @@ func (c *conn) feedWS(w *wsConn) (more bool) {
 		}
 	}
 	if len(w.ctrl) > 0 {
-		_, _ = gc.Write(w.ctrl) // pongs, and the close echo
+		c.write(w.ctrl) // pongs, and the close echo
 	}
 	w.end = err
-	return err == nil && n > 0 && len(buf) < avail
+	return err == nil && n > 0 && n < avail // n < len(buf) too: Feed stopped at its inflate budget (wsdeflate.go)
 }
 
 // endWS closes c once its WebSocket stream ended (w.end) and every MQTT
@@ -241,7 +249,9 @@ func (c *conn) feedWS(w *wsConn) (more bool) {
 // [MQTT-3.1.2-8]; a WebSocket violation is a protocol error (v5 DISCONNECT
 // 0x82, then close 1002). A no-op when a DISCONNECT already closed c.
 func (c *conn) endWS(w *wsConn) {
-	if w.end == ws.ErrPeerClosed {
+	if rc, reason, ok := wsInflateClose(w.end); ok {
+		c.kick(rc, reason, w.end) // permessage-deflate (wsdeflate.go)
+	} else if w.end == ws.ErrPeerClosed {
 		c.kick(0, closeNetwork, w.end)
 	} else {
 		c.kick(mqttcodec.ProtocolError, closeProtocol, w.end)
@@ -260,12 +270,16 @@ func (c *conn) wsFrame(iov [][]byte, total int) [][]byte {
 	if w != nil && w.closeSent {
 		return nil
 	}
-	start := len(l.arena)
-	l.arena = ws.AppendFrameHeader(l.arena, total)
+	if z := c.wsDeflateFrame(w, iov, total); z != nil {
+		l.wsIov = append(l.wsIov[:0], z) // RSV1 frame: header and compressed payload (wsdeflate.go)
+	} else {
+		start := len(l.arena)
+		l.arena = ws.AppendFrameHeader(l.arena, total)
+		end := len(l.arena)
+		l.wsIov = append(l.wsIov[:0], l.arena[start:end:end])
+		l.wsIov = append(l.wsIov, iov...)
+	}
 	end := len(l.arena)
-	hdr := l.arena[start:end:end]
-	l.wsIov = append(l.wsIov[:0], hdr)
-	l.wsIov = append(l.wsIov, iov...)
 	if c.state == stClosing && w != nil && w.upgraded {
 		// The last frames: written here, so that FIN can follow them at once
 		// (wsShutdown); flush finds nothing left to write.
@@ -274,7 +288,7 @@ func (c *conn) wsFrame(iov [][]byte, total int) [][]byte {
 		l.wsIov = append(l.wsIov, l.arena[end:len(l.arena):len(l.arena)])
 		for iov := l.wsIov; len(iov) > 0 && !c.closed; {
 			k := min(len(iov), 1024)
-			_, _ = c.gc.Writev(iov[:k])
+			c.writev(iov[:k])
 			iov = iov[k:]
 		}
 		c.wsShutdown()

@@ -34,7 +34,7 @@ type Params struct {
 	MaxPacket       uint32 // the client's Maximum Packet Size; 0 = no limit
 	KeepAlive       uint16 // effective keep alive, seconds; 0 = none
 	RecvMax         uint16 // the client's Receive Maximum (65535 when absent)
-	TopicAliasMax   uint16 // the client's Topic Alias Maximum (we never send aliases)
+	TopicAliasMax   uint16 // the client's Topic Alias Maximum: outbound aliases it accepts (see alias.go)
 	Version         mqttcodec.Version
 	Assigned        bool // the server assigned ClientID (v5 Assigned Client Identifier)
 	CleanStart      bool // discard any existing session [MQTT-3.1.2-4]

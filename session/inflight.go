@@ -192,12 +192,33 @@ func (s *State) remove(i int) {
 // writePublish encodes the PUBLISH header of d (per subscriber: packet ID,
 // subscription identifiers, remaining expiry) and references the shared
 // payload. It returns false, writing nothing, when the packet exceeds the
-// client's Maximum Packet Size [MQTT-3.1.2-25].
+// client's Maximum Packet Size [MQTT-3.1.2-25]. For a client that accepts
+// topic aliases the topic goes out aliased (see alias.go).
 func (s *State) writePublish(o *Out, d *Delivery, q byte, id uint16, dup bool, now int64) bool {
+	return s.encodePublish(o, d, q, id, dup, now, true)
+}
+
+// encodePublish is writePublish; useAlias false sends the full topic and
+// leaves the connection's aliases alone (a size check, see fits).
+func (s *State) encodePublish(o *Out, d *Delivery, q byte, id uint16, dup bool, now int64, useAlias bool) bool {
 	m := d.Msg
 	p := mqttcodec.Publish{Dup: dup, QoS: q, Retain: d.Retain, Topic: m.Topic, PacketID: id}
+	var alias uint16
+	var first bool
 	if s.version() == mqttcodec.V5 {
 		p.Props = m.Props
+		if useAlias {
+			if alias, first = s.topicAlias(m.Topic); alias != 0 {
+				// The first use carries topic and alias, later uses an
+				// empty topic (section 3.3.2.3.4); never above the
+				// client's Topic Alias Maximum [MQTT-3.3.2-11] (topicAlias).
+				p.Props.TopicAlias = alias
+				p.Props.Set(mqttcodec.PropTopicAlias)
+				if !first {
+					p.Topic = nil
+				}
+			}
+		}
 		if n := len(d.SubIDs); n > 0 {
 			p.Props.NumSubscriptionIDs = n
 			copy(p.Props.SubscriptionIDs[:], d.SubIDs)
@@ -224,6 +245,9 @@ func (s *State) writePublish(o *Out, d *Delivery, q byte, id uint16, dup bool, n
 	}
 	o.commit(start)
 	o.ref(m.Payload)
+	if first {
+		s.keepAlias(m.Topic, alias)
+	}
 	return true
 }
 

@@ -9,6 +9,7 @@ type Limits struct {
 	ReceiveMaximum     uint16 // inbound QoS 1/2 PUBLISH in flight per client (v5 Receive Maximum)
 	MaxInflight        uint16 // outbound QoS 1/2 in flight, further capped by the client's Receive Maximum
 	TopicAliasMaximum  uint16 // inbound topic aliases per v5 client; 0 = none
+	OutTopicAliases    uint16 // outbound topic aliases per v5 connection, capped by the client's Topic Alias Maximum; 0 = none (see alias.go)
 	MaxKeepAlive       uint16 // seconds; 0 = no cap
 	MaxSessionExpiry   uint32 // seconds; upper bound for v5 Session Expiry, and the expiry of v3 persistent sessions
 	MaxOfflineMessages int    // offline queue bound by count; 0 = queue nothing

@@ -22,6 +22,7 @@ type State struct {
 	keepAlive uint16 // effective keep alive, seconds
 	recvMax   uint16 // the client's Receive Maximum
 	nextID    uint16
+	aliasMax  uint16 // the client's Topic Alias Maximum: outbound aliases it accepts (v5); 0 = none
 	ver       mqttcodec.Version
 	Connected bool
 }
@@ -30,6 +31,10 @@ type State struct {
 func (s *State) SetParams(pr *Params) {
 	s.Will, s.Expiry, s.maxPacket = pr.Will, pr.Expiry, pr.MaxPacket
 	s.keepAlive, s.recvMax, s.ver = pr.KeepAlive, pr.RecvMax, pr.Version
+	s.aliasMax = 0
+	if pr.Version == mqttcodec.V5 {
+		s.aliasMax = pr.TopicAliasMax
+	}
 }
 
 // flows is the part of a State that idle sessions do not need. Once
@@ -37,6 +42,7 @@ func (s *State) SetParams(pr *Params) {
 type flows struct {
 	inQoS2   map[uint16]bool // QoS 2 packet IDs awaiting PUBREL; true once PUBREC was sent
 	aliases  [][]byte        // inbound topic alias -> topic (copied); nil until the first alias
+	outAlias *outAliases     // outbound topic aliases of the current connection; nil until the first (see alias.go)
 	inflight []outEntry      // outbound QoS 1/2 in send order
 	queue    queue           // waiting for the inflight window (online) or the client (offline)
 }
@@ -89,6 +95,7 @@ func (s *State) Attach(pr *Params, now int64, o *Out) (st SendStats) {
 	s.inQuota = 0
 	if f := s.fl; f != nil {
 		f.aliases = nil // topic aliases live per connection [MQTT-3.3.2-7]
+		f.outAlias = nil
 		s.inQuota = int32(len(f.inQoS2))
 		for id := range f.inQoS2 {
 			// The PUBREC may have been withheld on the old connection; the
@@ -133,7 +140,7 @@ func (s *State) fits(d *Delivery, q byte, id uint16, now int64) bool {
 	}
 	var arena []byte
 	o := Out{Arena: &arena}
-	return s.writePublish(&o, d, q, id, true, now)
+	return s.encodePublish(&o, d, q, id, true, now, false)
 }
 
 // Detach marks the session offline. The queue becomes the offline queue:
@@ -146,6 +153,7 @@ func (s *State) Detach(now int64, st *SendStats) {
 	}
 	m := s.mark()
 	s.fl.aliases = nil
+	s.fl.outAlias = nil
 	st.Expired += s.fl.queue.dropExpired(now)
 	st.QueueFull += s.fl.queue.trim(s.lim)
 	s.since(m, st)
@@ -165,7 +173,7 @@ func (s *State) Reset(st *SendStats) {
 	st.DQueued -= m.q
 	st.DQueuedBytes -= m.qb
 	*s = State{Will: s.Will, lim: s.lim, Expiry: s.Expiry, maxPacket: s.maxPacket, keepAlive: s.keepAlive,
-		recvMax: s.recvMax, ver: s.ver, Connected: s.Connected}
+		recvMax: s.recvMax, aliasMax: s.aliasMax, ver: s.ver, Connected: s.Connected}
 }
 
 // Inflight returns the number of outbound QoS 1/2 messages awaiting

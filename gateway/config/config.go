@@ -52,6 +52,25 @@ type Listeners struct {
 	TLS     string `toml:"tls"`      // MQTT over TLS, default "" (off); ":8883" with cert and key
 	TLSCert string `toml:"tls_cert"` // PEM certificate chain file for the TLS listener
 	TLSKey  string `toml:"tls_key"`  // PEM private key file for the TLS listener
+	// WSS is MQTT over WebSocket over TLS, default "" (off); needs tls_cert and
+	// tls_key, and uses ws_path and the tls_client_* keys.
+	WSS string `toml:"wss"`
+	// TLSClientCA is a PEM bundle of the CAs that sign client certificates;
+	// needed when tls_client_auth is not "none". Default "".
+	TLSClientCA string `toml:"tls_client_ca"`
+	// TLSClientAuth asks TLS clients for a certificate: "none" (default),
+	// "request" (verified when sent) or "require".
+	TLSClientAuth string `toml:"tls_client_auth"`
+	// TLSUsernameFrom names the client certificate field that becomes the
+	// connection's identity: "" (none, default), "cn" or "san" (first DNS SAN).
+	TLSUsernameFrom string `toml:"tls_username_from"`
+	// WSDeflate accepts permessage-deflate (RFC 7692) offers on the ws
+	// listener, always without context takeover. Default true.
+	WSDeflate bool `toml:"ws_deflate"`
+	// WSDeflateMinBytes is the smallest server-to-client message, in bytes
+	// of MQTT packets, that is compressed when deflate was negotiated.
+	// Default 192 (shorter ones do not shrink). >= 0.
+	WSDeflateMinBytes int `toml:"ws_deflate_min_bytes"`
 }
 
 // HTTP is the metrics and health endpoint.
@@ -87,7 +106,12 @@ type Limits struct {
 	SlowConsumerPolicy string   `toml:"slow_consumer_policy"` // "backpressure" (default, lossless), "drop", "disconnect"
 	RetryInterval      Duration `toml:"retry_interval"`       // 0 = resend unacknowledged QoS 1/2 only on session resume (as MQTT 5 requires)
 	MaxSubscriptions   int      `toml:"max_subscriptions"`    // subscriptions per session; more are refused in SUBACK (v5 0x97, v3 0x80); 0 = no cap
-	MaxTLSHandshakes   int      `toml:"max_tls_handshakes"`   // TLS handshakes in progress; more are closed at accept and counted; 0 = 256 x GOMAXPROCS
+	MaxTLSHandshakes   int      `toml:"max_tls_handshakes"`   // TLS handshakes in progress; a ClientHello past it is refused and counted; 0 = 256 x GOMAXPROCS
+
+	// OutTopicAliases is the number of outbound topic aliases per v5
+	// connection: its first N distinct topics, capped by the client's Topic
+	// Alias Maximum (session/alias.go). 0 = none.
+	OutTopicAliases int `toml:"outbound_topic_aliases"`
 }
 
 // Session governs persistent sessions.
@@ -119,7 +143,7 @@ type Log struct {
 // Default returns the built-in defaults; they equal the repository's config.toml.
 func Default() Config {
 	return Config{
-		Listeners: Listeners{TCP: ":1883", WS: ":8083", WSPath: "/mqtt"},
+		Listeners: Listeners{TCP: ":1883", WS: ":8083", WSPath: "/mqtt", WSDeflate: true, WSDeflateMinBytes: 192, TLSClientAuth: "none"},
 		HTTP:      HTTP{Addr: "127.0.0.1:9883", MaxConnections: 256},
 		Engine: Engine{
 			ReusePort:         true,
@@ -135,6 +159,7 @@ func Default() Config {
 			ReceiveMaximum:     64,
 			MaxInflight:        64,
 			TopicAliasMaximum:  16,
+			OutTopicAliases:    16,
 			MaxOutboundBytes:   1 << 20,
 			SlowConsumerPolicy: "backpressure",
 			MaxSubscriptions:   1000,
@@ -162,11 +187,14 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, a ...any) {
 		errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, a...)})
 	}
-	if c.Listeners.TCP == "" && c.Listeners.WS == "" && c.Listeners.TLS == "" {
+	if c.Listeners.TCP == "" && c.Listeners.WS == "" && c.Listeners.TLS == "" && c.Listeners.WSS == "" {
 		bad("listeners.tcp", "no listener configured (set at least one of tcp, ws, tls)")
 	}
-	if c.Listeners.WS != "" && !strings.HasPrefix(c.Listeners.WSPath, "/") {
+	if (c.Listeners.WS != "" || c.Listeners.WSS != "") && !strings.HasPrefix(c.Listeners.WSPath, "/") {
 		bad("listeners.ws_path", "must start with '/', got %q", c.Listeners.WSPath)
+	}
+	if c.Listeners.WSDeflateMinBytes < 0 {
+		bad("listeners.ws_deflate_min_bytes", "must be >= 0, got %d", c.Listeners.WSDeflateMinBytes)
 	}
 	// Equal addresses would share one port (":0" picks a free port for each).
 	fixed := func(a string) bool { return a != "" && !strings.HasSuffix(a, ":0") }
@@ -178,6 +206,26 @@ func (c *Config) Validate() error {
 	}
 	if c.Listeners.TLS != "" && (c.Listeners.TLSCert == "" || c.Listeners.TLSKey == "") {
 		bad("listeners.tls", "the TLS listener needs tls_cert and tls_key")
+	}
+	if fixed(c.Listeners.WSS) && (c.Listeners.WSS == c.Listeners.TCP || c.Listeners.WSS == c.Listeners.WS || c.Listeners.WSS == c.Listeners.TLS) {
+		bad("listeners.wss", "must differ from listeners.tcp, ws and tls, got %q", c.Listeners.WSS)
+	}
+	if c.Listeners.WSS != "" && (c.Listeners.TLSCert == "" || c.Listeners.TLSKey == "") {
+		bad("listeners.wss", "the WSS listener needs tls_cert and tls_key")
+	}
+	switch c.Listeners.TLSClientAuth {
+	case "", "none":
+	case "request", "require":
+		if c.Listeners.TLSClientCA == "" {
+			bad("listeners.tls_client_auth", "%q needs tls_client_ca", c.Listeners.TLSClientAuth)
+		}
+	default:
+		bad("listeners.tls_client_auth", "want \"none\", \"request\" or \"require\", got %q", c.Listeners.TLSClientAuth)
+	}
+	switch c.Listeners.TLSUsernameFrom {
+	case "", "cn", "san":
+	default:
+		bad("listeners.tls_username_from", "want \"\", \"cn\" or \"san\", got %q", c.Listeners.TLSUsernameFrom)
 	}
 	if c.Engine.Loops < 0 {
 		bad("engine.loops", "must be >= 0, got %d", c.Engine.Loops)
@@ -230,6 +278,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.TopicAliasMaximum < 0 || c.Limits.TopicAliasMaximum > 65535 {
 		bad("limits.topic_alias_maximum", "must be between 0 and 65535, got %d", c.Limits.TopicAliasMaximum)
+	}
+	if c.Limits.OutTopicAliases < 0 || c.Limits.OutTopicAliases > 65535 {
+		bad("limits.outbound_topic_aliases", "must be between 0 and 65535, got %d", c.Limits.OutTopicAliases)
 	}
 	if c.Limits.MaxOutboundBytes < 4096 {
 		bad("limits.max_outbound_bytes", "must be >= 4096 bytes, got %d", c.Limits.MaxOutboundBytes)

@@ -99,6 +99,19 @@ func TestParseErrors(t *testing.T) {
 			want: "config.toml:2: listeners.tls: the TLS listener needs tls_cert and tls_key",
 		},
 		{
+			name: "validation/tls client auth and identity",
+			doc: "[listeners]\nwss = \":8884\"\ntls_client_auth = \"require\"\n" +
+				"tls_username_from = \"email\"\n",
+			want: "config.toml:2: listeners.wss: the WSS listener needs tls_cert and tls_key\n" +
+				"config.toml:3: listeners.tls_client_auth: \"require\" needs tls_client_ca\n" +
+				"config.toml:4: listeners.tls_username_from: want \"\", \"cn\" or \"san\", got \"email\"",
+		},
+		{
+			name: "validation/tls client auth spelling",
+			doc:  "[listeners]\ntls_client_auth = \"optional\"\n",
+			want: "config.toml:2: listeners.tls_client_auth: want \"none\", \"request\" or \"require\", got \"optional\"",
+		},
+		{
 			name: "unknown key",
 			doc:  "[engine]\nloops = 1\n\n\n\n\nloopz = 2\n",
 			want: `config.toml:7: unknown key "engine.loopz" (did you mean engine.loops?)`,

@@ -85,6 +85,10 @@ func (h *handshake) run() {
 			err = h.establish(tc, &res)
 		}
 		h.releaseCPU()
+	} else {
+		// Timed out or closed while waiting for a turn: never a success
+		// (finish classifies it as a timeout, or as abandoned).
+		err = errNoTurn
 	}
 	h.finish(res, err)
 }
@@ -132,6 +136,9 @@ func (h *handshake) establish(tc *tls.Conn, res *result) error {
 	}
 	return nil
 }
+
+// errNoTurn: the handshake ended before it got a turn to compute.
+var errNoTurn = errors.New("tlsrec: handshake ended waiting for a turn")
 
 // clientRandom is the random of the client's ClientHello.
 func (h *handshake) clientRandom() []byte { return h.cr[:] }

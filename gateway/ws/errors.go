@@ -134,4 +134,7 @@ var (
 	ErrCloseCode       = &CloseError{Code: CloseProtocolError, Msg: "ws: invalid close code"}                          // RFC 6455 7.4
 	ErrCloseLength     = &CloseError{Code: CloseProtocolError, Msg: "ws: close frame with a 1-byte payload"}           // RFC 6455 5.5.1
 	ErrCloseReasonUTF8 = &CloseError{Code: CloseInvalidPayload, Msg: "ws: close reason is not valid UTF-8"}            // RFC 6455 5.5.1
+	ErrRSV1            = &CloseError{Code: CloseProtocolError, Msg: "ws: RSV1 on a control or continuation frame"}     // RFC 7692 6
+	ErrInflateTooBig   = &CloseError{Code: CloseTooBig, Msg: "ws: message inflates past the limit"}                    // RFC 7692 8.2.3, 6455 7.4.1
+	ErrInflateCorrupt  = &CloseError{Code: CloseInvalidPayload, Msg: "ws: corrupt permessage-deflate data"}            // RFC 7692 6.2
 )

@@ -87,3 +87,55 @@ func FuzzHandshake(f *testing.F) {
 		}
 	})
 }
+
+// FuzzInflate feeds arbitrary permessage-deflate payloads, in one RSV1 frame
+// and split over a first frame and a continuation, whole and byte by byte:
+// Feed must never panic, never produce more than Inflater.Limit bytes for a
+// message, end only with ErrInflateTooBig or ErrInflateCorrupt, agree with
+// the standard library's inflater on what is valid, and leave no buffer
+// with the Inflater after the message.
+func FuzzInflate(f *testing.F) {
+	f.Add(refCompress([]byte(`{"temp":21.5,"temp":21.5,"temp":21.5}`)), uint8(5))
+	f.Add(refCompress(make([]byte, 5000)), uint8(1))
+	f.Add([]byte{0xff, 0xff, 0xff, 0x00}, uint8(2))
+	f.Add([]byte{0x01, 0x00, 0x00, 0xff, 0xff, 0x01}, uint8(3)) // a final block, then junk
+	f.Add([]byte{}, uint8(0))
+	const limit = 4096
+	f.Fuzz(func(t *testing.T, z []byte, cut uint8) {
+		k := min(int(cut), len(z))
+		streams := [][]byte{
+			rawFrame(0xc2, true, z),
+			append(rawFrame(0x42, true, z[:k]), rawFrame(0x80, true, z[k:])...),
+		}
+		ref, refErr := refInflate(z)
+		for _, s := range streams {
+			for _, next := range []func() int{whole(), byteAtATime()} {
+				fl := Inflater{Limit: limit}
+				r := Reader{Inflate: &fl}
+				res := feedChunks(&r, s, next)
+				if len(fl.open) != 0 {
+					t.Fatal("buffer kept after the message")
+				}
+				if len(res.mqtt) > limit {
+					t.Fatalf("inflated %d bytes past the limit %d", len(res.mqtt), limit)
+				}
+				switch res.err {
+				case nil:
+					if refErr != nil || !bytes.Equal(res.mqtt, ref) {
+						t.Fatalf("accepted what the reference refuses (%v) or differs: %d/%d bytes", refErr, len(res.mqtt), len(ref))
+					}
+				case ErrInflateTooBig:
+					if refErr == nil && len(ref) <= limit {
+						t.Fatalf("refused %d bytes as too big", len(ref))
+					}
+				case ErrInflateCorrupt:
+					if refErr == nil && len(ref) <= limit {
+						t.Fatal("refused as corrupt what the reference inflates")
+					}
+				default:
+					t.Fatalf("unexpected end %v", res.err)
+				}
+			}
+		}
+	})
+}

@@ -26,7 +26,7 @@ const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // path; set the fields before the first Feed. Loop-only.
 //
 // Origin is not checked: MQTT clients authenticate in CONNECT, and most are not
-// browsers. Extensions (permessage-deflate) are never accepted; see the
+// browsers. permessage-deflate is accepted only when Deflate is set; see the
 // package documentation.
 type Handshake struct {
 	// Path is the required request path, such as "/mqtt" (the query string is
@@ -39,10 +39,16 @@ type Handshake struct {
 	// "mqttv3.1". When false such clients, and clients that offer no
 	// subprotocol at all, are upgraded without Sec-WebSocket-Protocol.
 	RequireProtocol bool
+	// Deflate accepts the first acceptable permessage-deflate offer
+	// (RFC 7692), always with server_no_context_takeover and
+	// client_no_context_takeover. When false offers are ignored and the
+	// client sends uncompressed frames.
+	Deflate bool
 
-	scanned int   // bytes of the request already searched for its end
-	done    bool  // Feed returned a response
-	proto   uint8 // 0 none, 1 mqtt, 2 mqttv3.1
+	scanned int          // bytes of the request already searched for its end
+	done    bool         // Feed returned a response
+	proto   uint8        // 0 none, 1 mqtt, 2 mqttv3.1
+	deflate deflateOffer // the accepted permessage-deflate offer; bits 0 = none
 }
 
 // Feed parses the upgrade request from buf, a borrowed prefix of the inbound
@@ -164,6 +170,10 @@ func (h *Handshake) parse(req []byte) (key []byte, err error) {
 					offered |= 2
 				}
 			})
+		case equalFold(name, "Sec-WebSocket-Extensions"):
+			if h.Deflate && h.deflate.bits == 0 {
+				h.deflate = chooseDeflate(value) // header lines in order, first acceptable offer wins
+			}
 		case equalFold(name, "Content-Length"):
 			if string(value) != "0" {
 				return nil, ErrRequestBody
@@ -207,6 +217,20 @@ func (h *Handshake) Protocol() string {
 	return ""
 }
 
+// Compression reports whether permessage-deflate was negotiated and, if
+// so, the largest message the server may compress: 2^server_max_window_bits
+// when the client asked for a window below 32 KiB (a shorter message cannot
+// refer back further), or 0 for no limit. It is valid once Feed succeeded.
+func (h *Handshake) Compression() (on bool, maxMessage int) {
+	switch b := h.deflate.bits; {
+	case b == 0:
+		return false, 0
+	case b < maxWindowBits:
+		return true, 1 << b
+	}
+	return true, 0
+}
+
 // Done reports whether Feed has produced its response (101 or a refusal).
 func (h *Handshake) Done() bool { return h.done }
 
@@ -228,6 +252,9 @@ func (h *Handshake) appendAccept(dst, key []byte) []byte {
 		dst = append(dst, "Sec-WebSocket-Protocol: "...)
 		dst = append(dst, p...)
 		dst = append(dst, "\r\n"...)
+	}
+	if h.deflate.bits != 0 {
+		dst = appendDeflateResponse(dst, h.deflate)
 	}
 	return append(dst, "\r\n"...)
 }

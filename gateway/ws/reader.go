@@ -18,19 +18,28 @@ const DefaultMaxFrame = 1 << 20
 //
 // State between Feed calls is a few words: the unread payload length, mask and
 // mask phase of the current data frame, and whether a fragmented message is
-// open. Frame headers and control frames are never buffered: until they are
-// complete in buf, Feed leaves them unconsumed.
+// open (and compressed). Frame headers and control frames are never
+// buffered: until they are complete in buf, Feed leaves them unconsumed. The
+// compressed bytes of a message in progress live in the Inflater, only until
+// the message ends.
 type Reader struct {
 	// MaxFrame is the largest payload of one client data frame, in bytes;
 	// larger frames end the stream with close code 1009.
 	// 0 means DefaultMaxFrame; a negative value means no limit.
 	MaxFrame int
+	// Inflate, when set, means permessage-deflate was negotiated
+	// (Handshake.Compression): a data message whose first frame has RSV1
+	// is gathered compressed and inflated by Inflate once its last frame
+	// is in (RFC 7692 6.2). It is the loop's, shared by its Readers. nil
+	// means no extension: any RSV bit is a protocol error.
+	Inflate *Inflater
 
-	remain uint64  // payload bytes of the current data frame not yet read
-	err    error   // terminal: set once the stream ended
-	mask   [4]byte // masking key of the current data frame
-	phase  uint8   // bytes of the current frame unmasked so far, mod 4
-	inMsg  bool    // a fragmented data message is open
+	remain uint64      // payload bytes of the current data frame not yet read
+	err    *CloseError // terminal: set once the stream ended
+	mask   [4]byte     // masking key of the current data frame
+	phase  uint8       // bytes of the current frame unmasked so far, mod 4
+	inMsg  bool        // a fragmented data message is open
+	zmsg   bool        // the current data message is compressed (gathered in Inflate, not here)
 }
 
 // Feed reads frames from buf, a borrowed prefix of the inbound stream, and
@@ -51,11 +60,19 @@ type Reader struct {
 // closes TCP first, RFC 6455 7.1.1). Every later call returns the same error
 // and consumes nothing.
 //
-// Feed does not allocate when mqtt and ctrl have enough spare capacity.
+// With permessage-deflate, Feed returns early, with bytes of buf left
+// unconsumed, once the messages it inflated in this call add up to
+// Inflater.Limit (inflateBudget): a read of small compressed messages that
+// each inflate to the limit must not become a read of that many limits. The
+// caller calls again (another wake) for the rest.
+//
+// Feed does not allocate when mqtt and ctrl have enough spare capacity (for
+// a compressed message: once the Inflater is warm, TestDeflateAllocs).
 func (r *Reader) Feed(buf, mqtt, ctrl []byte) (n int, mqttOut, ctrlOut []byte, err error) {
 	if r.err != nil {
 		return 0, mqtt, ctrl, r.err
 	}
+	start := len(mqtt) // inflated output of this call is bounded (inflateBudget)
 	for {
 		if r.remain > 0 {
 			k := len(buf) - n
@@ -65,12 +82,29 @@ func (r *Reader) Feed(buf, mqtt, ctrl []byte) (n int, mqttOut, ctrlOut []byte, e
 			if k == 0 {
 				return n, mqtt, ctrl, nil
 			}
-			start := len(mqtt)
-			mqtt = append(mqtt, buf[n:n+k]...)
-			ws.Cipher(mqtt[start:], r.mask, int(r.phase))
+			if r.zmsg {
+				z := r.Inflate.open[r]
+				start := len(z)
+				z = append(z, buf[n:n+k]...)
+				ws.Cipher(z[start:], r.mask, int(r.phase))
+				r.Inflate.open[r] = z
+			} else {
+				start := len(mqtt)
+				mqtt = append(mqtt, buf[n:n+k]...)
+				ws.Cipher(mqtt[start:], r.mask, int(r.phase))
+			}
 			r.phase = uint8((int(r.phase) + k) & 3)
 			r.remain -= uint64(k)
 			n += k
+			if r.remain == 0 && r.zmsg && !r.inMsg {
+				var cerr *CloseError
+				if mqtt, cerr = r.inflate(mqtt); cerr != nil {
+					return n, mqtt, r.fail(ctrl, cerr), cerr
+				}
+				if len(mqtt)-start >= r.Inflate.limit() {
+					return n, mqtt, ctrl, nil // inflateBudget
+				}
+			}
 			continue
 		}
 		if n == len(buf) {
@@ -85,6 +119,15 @@ func (r *Reader) Feed(buf, mqtt, ctrl []byte) (n int, mqttOut, ctrlOut []byte, e
 		}
 		if buf[n]&opMask < opClose {
 			n += size // a data frame: its payload streams in the loop above
+			if r.remain == 0 && r.zmsg && !r.inMsg {
+				var cerr *CloseError
+				if mqtt, cerr = r.inflate(mqtt); cerr != nil { // an empty last frame ends the message
+					return n, mqtt, r.fail(ctrl, cerr), cerr
+				}
+				if len(mqtt)-start >= r.Inflate.limit() {
+					return n, mqtt, ctrl, nil // inflateBudget
+				}
+			}
 			continue
 		}
 		// A control frame, whole in buf: header size plus payload.
@@ -116,9 +159,11 @@ func (r *Reader) Feed(buf, mqtt, ctrl []byte) (n int, mqttOut, ctrlOut []byte, e
 func (r *Reader) header(b []byte) (size int, ok bool, err *CloseError) {
 	b0 := b[0]
 	op := b0 & opMask
-	switch {
-	case b0&rsvBits != 0:
+	switch rsv := b0 & rsvBits; {
+	case rsv != 0 && (r.Inflate == nil || rsv != rsv1):
 		return 0, false, ErrReservedBits
+	case rsv != 0 && op != opBinary:
+		return 0, false, ErrRSV1 // RFC 7692 6: only a message's first frame; 6.1: control frames never
 	case op == opText:
 		return 0, false, ErrTextFrame // [MQTT-6.0.0-1]
 	case op == opBinary && r.inMsg:
@@ -178,14 +223,47 @@ func (r *Reader) header(b []byte) (size int, ok bool, err *CloseError) {
 	if limit > 0 && length > uint64(limit) {
 		return 0, false, ErrFrameTooBig
 	}
+	zmsg := r.zmsg
+	if op == opBinary {
+		zmsg = b0&rsv1 != 0
+	}
+	if zmsg && uint64(len(r.Inflate.open[r]))+length > r.Inflate.compressedLimit() {
+		return 0, false, ErrInflateTooBig // cannot inflate within the limit: not gathered
+	}
 	if len(b) < size {
 		return 0, false, nil
 	}
+	if zmsg && op == opBinary {
+		r.Inflate.begin(r)
+	}
+	r.zmsg = zmsg
 	r.remain = length
 	r.mask = [4]byte(b[size-4 : size])
 	r.phase = 0
 	r.inMsg = b0&finBit == 0
 	return size, true, nil
+}
+
+// inflate ends a compressed message: it inflates the gathered bytes into
+// mqtt and gives their buffer back, so that nothing stays with the
+// connection.
+func (r *Reader) inflate(mqtt []byte) ([]byte, *CloseError) {
+	f := r.Inflate
+	z := append(f.open[r], deflateTail...)
+	mqtt, err := f.inflate(mqtt, z)
+	f.end(r, z)
+	r.zmsg = false
+	return mqtt, err
+}
+
+// Release gives back the buffer of a compressed message still being
+// received, if any. Call it when the connection ends without the stream
+// ending (a network close); Feed releases it itself when the stream ends.
+func (r *Reader) Release() {
+	if r.zmsg && r.Inflate != nil {
+		r.Inflate.end(r, r.Inflate.open[r])
+		r.zmsg = false
+	}
 }
 
 // close handles the client's close frame with masked payload p: it checks the
@@ -221,6 +299,7 @@ func (r *Reader) close(p []byte, mask [4]byte, ctrl []byte) ([]byte, error) {
 // fail ends the stream with e and appends the close frame that says why.
 func (r *Reader) fail(ctrl []byte, e *CloseError) []byte {
 	r.err = e
+	r.Release()
 	return AppendClose(ctrl, e.Code, e.Msg)
 }
 

@@ -221,7 +221,7 @@ function rawClose(name, version, act) {
     ws.binaryType = 'arraybuffer';
     let connacked = false;
     const timer = setTimeout(() => { res.errors.push('no close within 5 s'); ws.close(); resolve(res); }, 5000);
-    ws.onopen = () => { res.protocol = ws.protocol; ws.send(connectPacket(version, id)); };
+    ws.onopen = () => { res.protocol = ws.protocol; res.extensions = ws.extensions; ws.send(connectPacket(version, id)); };
     ws.onmessage = (e) => {
       const u8 = new Uint8Array(e.data);
       if (!connacked) {
