@@ -29,6 +29,7 @@ type loop struct {
 	wills   []pendingWill     // wills due, published at the end of the wake (publishWills)
 	pump    []*conn           // connections whose queue waits for output budget (pumpQueues)
 	pumpAt  bool              // an inPump item is on its way to this loop
+	pumpDue bool              // a pump round is due at the next inPump (a connection was listed, or the last round made progress)
 	unsubs  []staleSubs       // ended sessions' filters still to remove from the router (dropStaleSubs)
 	matches []router.Delivery
 	scratch session.Scratch
@@ -89,9 +90,6 @@ func (l *loop) end() {
 		l.depth--
 		return
 	}
-	if len(l.pump) > 0 {
-		l.pumpQueues()
-	}
 	for len(l.wills) > 0 || len(l.acks) > 0 || len(l.dirty) > 0 {
 		l.publishWills()
 		for i := 0; i < len(l.acks); i++ {
@@ -110,7 +108,7 @@ func (l *loop) end() {
 	if len(l.unsubs) > 0 {
 		l.dropStaleSubs()
 	}
-	if (len(l.unsubs) > 0 || len(l.pump) > 0 && l.pumpReady()) && !l.pumpAt {
+	if (len(l.unsubs) > 0 || l.pumpDue) && !l.pumpAt {
 		l.pumpAt = true
 		l.send(l, inItem{kind: inPump}) // come back soon: a wake of its own
 	}
@@ -145,6 +143,10 @@ func (l *loop) process(it *inItem) {
 		l.drain()
 	case inPump:
 		l.pumpAt = false
+		if l.pumpDue {
+			l.pumpDue = false
+			l.pumpQueues()
+		}
 	case inFence:
 		l.send(it.req.from, inItem{kind: inFenceAck, req: it.req})
 	case inFenceAck:
@@ -165,6 +167,9 @@ func (l *loop) tick() {
 		}
 	}
 	l.resumeStalled()
+	if len(l.pump) > 0 {
+		l.pumpQueues() // connections whose socket drained since (gnet has no writable callback)
+	}
 	if l.drainPhase == drainSettle {
 		l.closeDelivered()
 	}

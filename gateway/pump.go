@@ -11,11 +11,13 @@ import "edgegw/session"
 // (shared messages, one Delivery each) and goes out in slices as the socket
 // drains. Live deliveries queue behind it, so the order holds.
 //
-// pumpQueues runs at the end of every wake of the loop while some
-// connection waits; a connection whose socket backlog is at the budget waits
-// for a later wake (the loop's tick at the latest); one that is not gets
-// another slice, and the loop wakes itself (inPump) to send the next one
-// soon.
+// pumpQueues runs in a wake of the loop's own (inPump) when a connection was
+// listed or the last round made progress, and at every tick: a connection
+// whose socket backlog is at the budget waits for a later round (the tick
+// notices when its socket drained: gnet has no writable callback); one that
+// is not gets another slice. A wake of any other kind does no pump work, so
+// connections waiting on full sockets cost nothing per packet, one check
+// each per tick.
 
 // wantPump lists c for pumpQueues when its session has queued messages it
 // could send were its output budget not spent. Loop-only.
@@ -25,11 +27,13 @@ func (c *conn) wantPump() {
 	}
 	c.pumping = true
 	c.l.pump = append(c.l.pump, c)
+	c.l.pumpDue = true
 }
 
 // pumpQueues gives each waiting connection that is below its output budget
 // one more slice of its queue, and drops from the list those with nothing
-// left to send (or gone).
+// left to send (or gone). A connection that got a slice and has more makes
+// another round due (pumpDue): its slice is flushed at the end of this wake.
 func (l *loop) pumpQueues() {
 	k := 0
 	for i, c := range l.pump {
@@ -50,21 +54,12 @@ func (l *loop) pumpQueues() {
 				c.pumping = false
 				continue
 			}
+			l.pumpDue = true
 		}
 		l.pump[k] = c
 		k++
 	}
 	l.pump = l.pump[:k]
-}
-
-// pumpReady reports whether a waiting connection could take a slice now.
-func (l *loop) pumpReady() bool {
-	for _, c := range l.pump {
-		if c.canPump() {
-			return true
-		}
-	}
-	return false
 }
 
 // canPump reports whether c's socket side has room under
