@@ -11,26 +11,13 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"edgegw/gateway/config"
 )
 
-// Duration is a time.Duration that reads TOML strings such as "10s".
-type Duration time.Duration
-
-// UnmarshalText parses a Go duration string ("250ms", "1m30s").
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (want e.g. \"10s\", \"500ms\")", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText writes the duration in Go syntax.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// D returns the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+// Duration is the gateway configuration's duration: a time.Duration that
+// reads and writes TOML strings such as "10s".
+type Duration = config.Duration
 
 // Scenario names.
 const (
