@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -30,8 +31,8 @@ type conn struct {
 	out        *session.Out // pending writes of this wake; nil when none (from the loop's pool)
 	lastActive int64        // unix nanos of the last inbound traffic (keep alive), or of the open
 	wheelAt    int64
-	slot       int32
-	withheld   int32 // this publisher's PUBACK/PUBREC parked by backpressure
+	slot       atomic.Int32 // index in loop.conns; -1 once removed at close (gone, readable from any loop)
+	withheld   int32        // this publisher's PUBACK/PUBREC parked by backpressure
 	state      connState
 	version    mqttcodec.Version
 	reason     closeReason
@@ -77,6 +78,11 @@ func (c *conn) pending() int {
 }
 
 func (c *conn) slotAt() *int64 { return &c.wheelAt }
+
+// gone reports whether c was closed and removed from its loop. Safe from
+// any loop: a takeover on the session's owner drops the claim of a
+// connection that is gone (takeover.go).
+func (c *conn) gone() bool { return c.slot.Load() < 0 }
 
 // ownedBy is always true: a connection never leaves its loop.
 func (c *conn) ownedBy(*loop) bool { return true }

@@ -196,7 +196,7 @@ func (cl *connList) add(c *conn) {
 	if cl.n == len(cl.chunks)*connChunk {
 		cl.chunks = append(cl.chunks, new([connChunk]*conn))
 	}
-	c.slot = int32(cl.n)
+	c.slot.Store(int32(cl.n))
 	cl.chunks[cl.n/connChunk][cl.n%connChunk] = c
 	cl.n++
 }
@@ -207,17 +207,17 @@ func (cl *connList) at(i int) *conn { return cl.chunks[i/connChunk][i%connChunk]
 // empty chunk is kept past the last one in use (a spare against add/del
 // flapping at a chunk boundary); the rest is given back.
 func (cl *connList) del(c *conn) {
-	i := int(c.slot)
+	i := int(c.slot.Load())
 	if i < 0 || i >= cl.n || cl.at(i) != c {
 		return
 	}
 	last := cl.n - 1
 	m := cl.at(last)
 	cl.chunks[i/connChunk][i%connChunk] = m
-	m.slot = int32(i)
+	m.slot.Store(int32(i))
 	cl.chunks[last/connChunk][last%connChunk] = nil
 	cl.n = last
-	c.slot = -1
+	c.slot.Store(-1)
 	if keep := (cl.n+connChunk-1)/connChunk + 1; len(cl.chunks) > keep {
 		cl.chunks[len(cl.chunks)-1] = nil
 		cl.chunks = cl.chunks[:len(cl.chunks)-1]

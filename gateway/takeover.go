@@ -36,6 +36,13 @@ func (l *loop) takeover(req *takeoverReq) {
 		rec.x.held = append(rec.x.held, inItem{kind: inTakeover, req: req}) // after the handover completes
 		return
 	}
+	if req.c.gone() {
+		// The claiming connection closed while its CONNECT travelled here:
+		// it must not take the session from a newer live connection (a
+		// CONNECT delayed behind a fence would otherwise kick the client
+		// that reconnected after it, found by TestOrderAcrossTakeovers).
+		return
+	}
 	if rec.dead() {
 		if req.l == l {
 			l.retryConnect(req)

@@ -141,7 +141,7 @@ func TestConnListChunks(t *testing.T) {
 		t.Fatalf("%d connections listed (n=%d), want 10", len(got), cl.n)
 	}
 	for i, c := range got {
-		if !alive[c] || int(c.slot) != i || cl.at(i) != c {
+		if !alive[c] || int(c.slot.Load()) != i || cl.at(i) != c {
 			t.Fatalf("slot %d holds a wrong connection", i)
 		}
 	}
