@@ -54,6 +54,8 @@ const usage = `usage:
   edgegw bench [flags]        run the load generator (edgegw bench -h)
   edgegw tune [-config FILE] [--json] [--apply]
                               print the tune report (--apply: raise what it may)
+  edgegw passwd [-disable|-enable] FILE USER
+                              add or update USER in a password file (password on stdin)
 `
 
 // realMain runs the command line args and returns the exit status. signals, when
@@ -77,11 +79,13 @@ func realMain(args []string, stdout, stderr io.Writer, signals <-chan os.Signal)
 		return runBench(args, stdout, stderr)
 	case "tune":
 		return runTune(args, stdout, stderr) // main_tune.go
+	case "passwd":
+		return runPasswd(args, os.Stdin, stdout, stderr) // main_protect.go
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "edgegw: unknown command %q (commands: run, version, bench, tune; see edgegw help)\n", cmd)
+		fmt.Fprintf(stderr, "edgegw: unknown command %q (commands: run, version, bench, tune, passwd; see edgegw help)\n", cmd)
 		return 2
 	}
 }
@@ -174,7 +178,7 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		}
 	}
 
-	sig := nextStop(signals, g, log)
+	sig := nextStop(signals, g, log, *configPath)
 	log.Info("draining", "signal", sig.String(), "timeout", cfg.Drain.Timeout.D().String())
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Drain.Timeout.D())
 	defer cancel()
@@ -188,7 +192,7 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		}
 		log.Info("drained, exiting")
 		return 0
-	case sig := <-stopSignals(signals, g, log):
+	case sig := <-stopSignals(signals, g, log, *configPath):
 		log.Warn("second signal: exiting without finishing the drain", "signal", sig.String())
 		return 1
 	}
@@ -197,8 +201,9 @@ func runCmd(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 // nextStop waits for a signal that stops the gateway (SIGINT, SIGTERM).
 // SIGHUP re-reads the TLS certificate, key and client CA for new
 // connections (Gateway.ReloadTLS); a file that cannot be read is logged and
-// the current credentials stay.
-func nextStop(signals <-chan os.Signal, g *gateway.Gateway, log *slog.Logger) os.Signal {
+// the current credentials stay. It also reloads the password file, JWT keys,
+// ACL file and [limits] of the configuration at path (reloadProtection).
+func nextStop(signals <-chan os.Signal, g *gateway.Gateway, log *slog.Logger, path string) os.Signal {
 	for sig := range signals {
 		if sig != syscall.SIGHUP {
 			return sig
@@ -206,15 +211,16 @@ func nextStop(signals <-chan os.Signal, g *gateway.Gateway, log *slog.Logger) os
 		if err := g.ReloadTLS(); err != nil {
 			log.Error("SIGHUP: TLS credentials not reloaded, keeping the current ones", "err", err)
 		}
+		reloadProtection(g, log, path) // main_protect.go
 	}
 	return nil
 }
 
 // stopSignals delivers the next stopping signal (nextStop) on a channel.
-func stopSignals(signals <-chan os.Signal, g *gateway.Gateway, log *slog.Logger) <-chan os.Signal {
+func stopSignals(signals <-chan os.Signal, g *gateway.Gateway, log *slog.Logger, path string) <-chan os.Signal {
 	ch := make(chan os.Signal, 1)
 	go func() {
-		if sig := nextStop(signals, g, log); sig != nil {
+		if sig := nextStop(signals, g, log, path); sig != nil {
 			ch <- sig
 		}
 	}()

@@ -112,6 +112,7 @@ type Config struct {
 	JSON           string   `toml:"json"`            // JSON lines output file; the SVG goes next to it
 	PID            int      `toml:"pid"`             // broker process to sample from /proc
 	Seed           int64    `toml:"seed"`            // jitter seed (0 = time)
+	PublishTick    Duration `toml:"publish_tick"`    // how often publishers write what is due, in one write each (0 = 10ms)
 
 	Capacity CapacityConfig `toml:"capacity"`
 
@@ -214,6 +215,7 @@ func bindFlags(fs *flag.FlagSet, c *Config, file *string, worker *string, ratio 
 	fs.StringVar(&c.JSON, "json", c.JSON, "write JSON lines here and an SVG chart next to it")
 	fs.IntVar(&c.PID, "pid", c.PID, "broker process ID: sample its CPU and RSS from /proc")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "random seed for jitter (0: time)")
+	fs.Var(durationFlag{&c.PublishTick}, "publish-tick", "how often publishers write what is due, one write each (default 10ms; 1ms sends a 1,000 msgs/s publisher's messages one per write)")
 	fs.BoolVar(&c.Capacity.Enabled, "capacity", c.Capacity.Enabled, "capacity search: raise load while thresholds hold, bisect the knee")
 	fs.StringVar(&c.Capacity.Dimension, "capacity-dimension", c.Capacity.Dimension, "capacity: connections or rate")
 	fs.Float64Var(&c.Capacity.Start, "capacity-start", c.Capacity.Start, "capacity: first load (connections or total msgs/s)")
@@ -312,6 +314,9 @@ func parseArgs(args []string, stderr io.Writer) (c Config, worker, ratio string,
 func (c *Config) Validate() error {
 	bad := func(flagName, format string, a ...any) error {
 		return fmt.Errorf("--%s: %s", flagName, fmt.Sprintf(format, a...))
+	}
+	if t := c.PublishTick.D(); t != 0 && (t < 100*time.Microsecond || t > time.Second) {
+		return bad("publish-tick", "must be between 100µs and 1s, got %s", t)
 	}
 	if c.Broker == "" || !strings.Contains(c.Broker, ":") {
 		return bad("broker", "want host:port, got %q", c.Broker)

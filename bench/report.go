@@ -201,6 +201,7 @@ func printRatio(w io.Writer, spec string) error {
 	fig("connect/s", ra.ConnectRate, rb.ConnectRate)
 	fig("connect p99 ms", float64(ra.ConnectLatency.Quantile(.99))/1e6, float64(rb.ConnectLatency.Quantile(.99))/1e6)
 	fig("storm recovery s", ra.RecoverySec, rb.RecoverySec)
+	fig("broker cpu s", ra.BrokerCPUSeconds, rb.BrokerCPUSeconds)
 	fig("broker cpu µs/msg", ra.BrokerCPUPerMsg, rb.BrokerCPUPerMsg)
 	fig("broker B/conn", ra.BrokerBytesConn, rb.BrokerBytesConn)
 	return tw.Flush()

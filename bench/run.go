@@ -342,6 +342,9 @@ func (r *runner) pacer(ctx context.Context) {
 	// longer tick costs fewer syscalls per message; timestamps are taken
 	// at the write, so latency figures do not depend on it.
 	tick := 10 * time.Millisecond
+	if d := r.cfg.PublishTick.D(); d > 0 {
+		tick = d // --publish-tick
+	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	pending := map[*loop]*atomic.Bool{}

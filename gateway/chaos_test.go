@@ -235,8 +235,12 @@ func (r *chaosRun) checkLoss(t *testing.T, watches []*chaosWatch) (lost, stayed 
 				ex = append(ex, fmt.Sprintf("%d@%s", k, r.sent[k]))
 			}
 			r.mu.Unlock()
-			msg := fmt.Sprintf("%s (%v, stayed connected): %d acknowledged QoS 1 messages never arrived, e.g. %s",
-				w.name, w.filters, len(m), strings.Join(ex, " "))
+			w.mu.Lock()
+			got := len(w.got)
+			w.mu.Unlock()
+			msg := fmt.Sprintf("%s (%v, stayed connected, %d received, %d PUBLISH packets read): %d acknowledged QoS 1 messages never arrived, e.g. %s",
+				w.name, w.filters, got, w.c.received.Load(), len(m), strings.Join(ex, " "))
+			msg += "; gateway side: " + probeClient(r.g, w.name)
 			if r.policy == "backpressure" {
 				t.Errorf("%s", msg)
 			} else {
@@ -318,7 +322,7 @@ func checkGauges(t *testing.T, m *metricSet) string {
 	return gauges()
 }
 
-func runChaos(t *testing.T, policy string, seed, salt uint64, dur time.Duration) {
+func runChaos(t *testing.T, policy string, seed, salt uint64, dur time.Duration, more ...func(*Config)) {
 	quiet := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	g := newTestGatewayLog(t, func(c *Config) {
 		c.Engine.Loops = 4 // takeovers both on the same loop and across loops
@@ -328,8 +332,11 @@ func runChaos(t *testing.T, policy string, seed, salt uint64, dur time.Duration)
 		c.Limits.MaxOutboundBytes = 32 << 10
 		c.Session.MaxSessionExpiry = Duration(3 * time.Second) // v3 persistent sessions expire within the run too
 		c.Session.MaxOfflineMessages = 64
+		for _, f := range more {
+			f(c)
+		}
 	}, quiet)
-	r := &chaosRun{addr: g.Addr("tcp"), seed: seed ^ salt<<56, policy: policy, stop: make(chan struct{}),
+	r := &chaosRun{g: g, addr: g.Addr("tcp"), seed: seed ^ salt<<56, policy: policy, stop: make(chan struct{}),
 		sent: map[int64]string{}, acked: map[int64]bool{}, ids: map[string]bool{}}
 
 	watches := r.watch(t)
@@ -362,6 +369,9 @@ func runChaos(t *testing.T, policy string, seed, salt uint64, dur time.Duration)
 		t.Logf("note: %s", s)
 	}
 
+	if g.cfg.Engine.FlushDelay > 0 && cnt(`edgegw_flushes_total{trigger="delay"}`) == 0 {
+		t.Errorf("engine.flush_delay %v: no held delivery was ever flushed at its deadline", g.cfg.Engine.FlushDelay.D())
+	}
 	if n.stuckAcks.Load() > 0 {
 		t.Errorf("%d PUBACKs never came on live publisher connections after the subscribers drained", n.stuckAcks.Load())
 	}
@@ -375,6 +385,16 @@ func runChaos(t *testing.T, policy string, seed, salt uint64, dur time.Duration)
 		t.Errorf("no watched subscriber stayed connected: the loss check checked nothing")
 	}
 	counted := droppedSlow + droppedInbox
+	if lost > 0 {
+		// Which path lost them: every drop reason, and the closes.
+		var why []string
+		for _, l := range dropLabels {
+			if v := cnt(`edgegw_dropped_total{reason="` + l + `"}`); v > 0 {
+				why = append(why, fmt.Sprintf("%s=%d", l, v))
+			}
+		}
+		t.Logf("loss diagnosis: dropped %s", strings.Join(why, " "))
+	}
 	switch policy {
 	case "backpressure":
 		if closedSlow != 0 || n.kicked97.Load() != 0 {

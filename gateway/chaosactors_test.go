@@ -19,6 +19,7 @@ const (
 // chaosRun is one policy's run. Actors never touch testing.T: they count
 // into n and write notes, which the test reads after they all returned.
 type chaosRun struct {
+	g      *Gateway // for probes of the loops' side (chaosprobe_test.go)
 	addr   string
 	seed   uint64
 	policy string

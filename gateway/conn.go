@@ -17,7 +17,7 @@ type connState uint8
 
 const (
 	stConnecting connState = iota // waiting for CONNECT
-	stWaiting                     // CONNECT accepted, session being handed over from another loop
+	stWaiting                     // CONNECT accepted, waiting for its verdict (authwait.go) or its session handed over from another loop
 	stConnected                   // session attached
 	stClosing                     // close requested; input ignored
 )
@@ -46,6 +46,7 @@ type conn struct {
 	tls        bool   // arrived on the TLS or WSS listener (state in loop.tls)
 	pumping    bool   // listed in loop.pump (queued messages wait for output budget)
 	bridge     bool   // CONNECT level 0x83/0x84: its subscriptions are no-local, retain-as-published (subscribe.go)
+	coalescing bool   // listed in loop.co: its out holds deliveries for engine.flush_delay (coalesce.go)
 	keepAlive  uint16 // negotiated keep alive, seconds; 0 = none
 }
 
@@ -148,6 +149,9 @@ func (c *conn) read() gnet.Action {
 		return gnet.None
 	}
 	c.lastActive = l.now
+	if c.state == stConnecting && l.guards != nil && !c.readProxy() {
+		return gnet.None // the PROXY header first (proxy.go)
+	}
 	if c.rec != nil && c.rec.has(recInCong) {
 		l.checkDrained(c.rec)
 	}
@@ -179,8 +183,16 @@ func (c *conn) handle(frame []byte) bool {
 		l.g.m.drainRefused.Inc() // not acknowledged: the publisher resends it elsewhere (drain.go)
 		return false
 	}
+	var gd *guard
+	if t == mqttcodec.PUBLISH {
+		var ok bool
+		if gd, ok = c.publishGuard(len(frame)); !ok { // aclcheck.go
+			return true
+		}
+	}
 	rec := c.rec
 	st := rec.st
+	before := c.pending()
 	ev, err := st.Handle(frame, &l.scratch, l.now, c.o())
 	if err != nil {
 		c.violation(err)
@@ -188,7 +200,7 @@ func (c *conn) handle(frame []byte) bool {
 	}
 	switch ev.Kind {
 	case session.EvPublish:
-		if ev.Msg != nil {
+		if ev.Msg != nil && c.mayPublish(gd, &ev) {
 			l.publish(ev.Msg, rec, c, ev.QoS, ev.PacketID)
 		}
 		// v3 has no receive maximum: stop reading a publisher that has
@@ -216,7 +228,11 @@ func (c *conn) handle(frame []byte) bool {
 		c.detach(ev.Reason != mqttcodec.Success, false)
 		c.closeSocket()
 	}
-	c.settle()
+	if c.coalescing && c.pending() == before {
+		c.wantPump() // no reply: held deliveries keep waiting (coalesce.go)
+	} else {
+		c.settle()
+	}
 	return c.state != stConnected || c.paused
 }
 
@@ -253,6 +269,9 @@ func (c *conn) flush() {
 	l := c.l
 	if !c.closed {
 		l.st.bytesOut += uint64(o.Bytes)
+		if o.Bytes > 0 {
+			l.st.flushes[l.co.trigger()]++
+		}
 		iov := o.Iov
 		if c.ws && o.Bytes > 0 {
 			iov = c.wsFrame(iov, o.Bytes)
@@ -342,6 +361,7 @@ func (c *conn) kickRef(rc mqttcodec.ReasonCode, reason closeReason, err error, s
 // reading would save a queued closure per close, but broke the slow-consumer
 // DISCONNECT 0x97 in TestSlowConsumerDisconnect; not pursued.)
 func (c *conn) closeSocket() {
+	c.unhold() // held deliveries go before the close (coalesce.go)
 	if c.tls && c.pending() == 0 {
 		c.tlsNotify() // with pending bytes, flush sends it behind them
 	}
@@ -356,10 +376,10 @@ func (c *conn) logClose(reason closeReason, rc mqttcodec.ReasonCode, err error) 
 	}
 	if t := c.l.tls[c]; c.tls && t != nil && t.user != "" {
 		// The client certificate's identity (listeners.tls_username_from).
-		logClose(c.l.g.log, id, c.gc.RemoteAddr(), reason, rc, err, slog.String("tls_user", t.user))
+		logClose(c.l.g.log, id, c.remoteAddr(), reason, rc, err, slog.String("tls_user", t.user))
 		return
 	}
-	logClose(c.l.g.log, id, c.gc.RemoteAddr(), reason, rc, err)
+	logClose(c.l.g.log, id, c.remoteAddr(), reason, rc, err)
 }
 
 // logClose logs one connection close: violations at warn, the ordinary
@@ -431,6 +451,9 @@ func (c *conn) onClose(err error) {
 	l.st.closed[c.reason]++
 	c.endLinger(lingerEOF)
 	l.g.m.conns.Add(-1)
+	if l.guards != nil {
+		l.dropGuard(c) // guard.go: the user slot is given back
+	}
 	l.delConn(c)
 	if c.ws {
 		if w := l.ws[c]; w != nil {

@@ -48,6 +48,9 @@ func (c *conn) onConnect(frame []byte) {
 	c.bridge = pr.Bridge
 	c.keepAlive = pr.KeepAlive
 	c.wheelAt = 0 // it held the open time; from now on it is the wheel's
+	if g.prot != nil && !c.protectConnect(p, &pr) {
+		return // refused, or waiting for its verdict (authwait.go)
+	}
 	// The request lives in the loop's scratch: a new session is attached
 	// before claim returns, so the common CONNECT leaves no garbage behind
 	// (a connect storm would otherwise grow the heap by the request's size

@@ -99,6 +99,9 @@ func (l *loop) publish(msg *session.Message, from *sessionRec, pub *conn, qos by
 		}
 		l.send(owner, it)
 	}
+	if len(g.relays) > 0 {
+		l.forward(msg, pub, qos, hold) // to the upstreams whose forward rules match (relay.go)
+	}
 	clear(matches)
 	l.matches = matches[:0]
 	if pub == nil || qos == 0 {
@@ -188,7 +191,7 @@ func (l *loop) deliverLocal(rec *sessionRec, d session.Delivery) bool {
 	inf := st.Inflight()
 	st.Deliver(d, l.now, c.o(), &ss)
 	l.countSend(ss)
-	c.settle()
+	c.settleDelivery() // may be held for engine.flush_delay (coalesce.go)
 	if inf == 0 && st.Inflight() > 0 {
 		c.armRetry()
 	}

@@ -29,6 +29,9 @@
 //	replybound.go a client that does not read its replies stops being read
 //	inbox.go      cross-loop work: one bounded inbox per loop, one wakeup
 //	              per target loop per batch
+//	relay.go      the relay's glue: forward (an ackToken hold per upstream),
+//	              inImport (upstream messages published on a loop), the
+//	              subscription changes the aggregation counts
 //	loop.go       per-loop state; begin/end of a wake (wills, acks, flush)
 //	timer.go      the per-loop timing wheel (keep alive, retry, expiry)
 //	registry.go   client ID -> session, router handles (concurrent use)
@@ -36,6 +39,12 @@
 //	drain.go      graceful shutdown that delivers what it acknowledged
 //	admission.go  the memory budget at CONNECT and the queue bound (tune)
 //	reclaim.go    memory given back after connection storms
+//	protect.go    protection set-up and the SIGHUP reload (gateway/auth, limit)
+//	guard.go      a connection's protection state (loop.guards), its address
+//	authwait.go   the protected CONNECT: limits, the verifier pool, user cap
+//	aclcheck.go   ACL and publish-rate checks on PUBLISH and SUBSCRIBE
+//	proxy.go      the PROXY protocol header, read first on every listener
+//	protect_metrics.go  the protection counters
 //	metrics.go    the glue's metrics, folded from loop counters per tick;
 //	              close and drop reasons
 //	errors.go     the gateway's own errors (codec sentinels used as they are)
@@ -51,9 +60,11 @@
 //	           metrics from a /proc root, the bounded asynchronous log
 //	ws         WebSocket upgrade and framing over borrowed buffers
 //	tlsrec     TLS for the loops: pooled handshakes, our record layer
+//	relay      upstream brokers: pooled client connections on goroutines
+//	           of their own, end-to-end acks, subscription aggregation
 //
-// The coming relay, authentication and limits work lands beside them
-// (gateway/relay, gateway/auth, gateway/limit) and is wired here.
+// The coming authentication and limits work lands beside them
+// (gateway/auth, gateway/limit) and is wired here.
 //
 // # Concurrency
 //
@@ -64,12 +75,14 @@
 // CONNECT, close and expiry, never per message. Gateway's exported methods
 // are safe for concurrent use. Goroutines of our own: the tune sampler, the
 // reclaim watcher, the retained-expiry sweep, the log writer, the HTTP
-// server, and the TLS handshakes in progress (tlsrec's bounded pool, which
-// reaches a loop through Conn.Wake); none holds a lock a loop waits on.
+// server, the TLS handshakes in progress (tlsrec's bounded pool, which
+// reaches a loop through Conn.Wake), and two per pooled upstream connection
+// (gateway/relay, which reaches a loop through its inbox); none holds a lock
+// a loop waits on.
 //
 // # Imports
 //
 // session, router, mqttcodec, tune, gateway/config, gateway/listener,
-// gateway/telemetry, gateway/ws, gateway/tlsrec, gnet, VictoriaMetrics/metrics
-// and the standard library.
+// gateway/telemetry, gateway/ws, gateway/tlsrec, gateway/relay, gnet,
+// VictoriaMetrics/metrics and the standard library.
 package gateway

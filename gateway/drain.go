@@ -72,6 +72,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return errShutdownInProgress
 	}
 	close(g.reclaimStop)
+	g.stopRelay() // nothing is acknowledged from here on: what the relay holds stays unacknowledged (relay.go)
 	werr := g.drainTo(ctx, drainStop)
 	if werr == nil {
 		werr = g.drainTo(ctx, drainSettle)
@@ -102,6 +103,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if g.httpSrv != nil {
 		g.httpSrv.Close()
 	}
+	g.closeProtect()
 	// Write the log lines the loops queued (the drain's closes among them).
 	logCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 	g.alog.Stop(logCtx)
@@ -174,6 +176,7 @@ func (l *loop) drain() {
 		return // applied already (an item that came late, after a phase timed out)
 	}
 	l.drainPhase = s.phase
+	l.flushHeld() // nothing waits for engine.flush_delay in a drain (coalesce.go)
 	switch s.phase {
 	case drainStop:
 		l.stopReading()

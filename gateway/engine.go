@@ -16,6 +16,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"edgegw/gateway/listener"
+	"edgegw/gateway/relay"
 	"edgegw/gateway/telemetry"
 	"edgegw/gateway/tlsrec"
 	"edgegw/router"
@@ -63,6 +64,9 @@ type Gateway struct {
 	purgeAt     atomic.Int64 // unix nanos of the last sweep's start
 	idSeq       atomic.Uint64
 	idSalt      string
+	prot        *protect // authentication, ACLs, storm shaping, PROXY; nil when none is configured (protect.go)
+
+	relays []*relay.Upstream // [[relay.upstream]]; none by default (relay.go)
 }
 
 type policy uint8
@@ -123,6 +127,12 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	g.initTune()
 	g.idSalt = strconv.FormatInt(time.Now().UnixNano()%(1<<30), 36)
 	g.h = &handler{g: g}
+	if err := g.initProtect(); err != nil {
+		return nil, err
+	}
+	if err := g.initRelay(); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -208,6 +218,7 @@ func (g *Gateway) Start() error {
 	case <-g.booted:
 		go g.reclaimLoop(g.reclaimStop)
 		go g.tuneLoop(g.reclaimStop)
+		g.startRelay()
 		return nil
 	case err := <-g.done:
 		g.done <- err

@@ -303,6 +303,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("EDGEGW_CHURN_SERVER") != "" {
 		os.Exit(churnServer()) // reclaim_test.go
 	}
+	if addr := os.Getenv("EDGEGW_RELAY_CHILD"); addr != "" {
+		os.Exit(relayChild(addr)) // relay_kill_test.go
+	}
 	if addr := os.Getenv("EDGEGW_FLOOR_ADDR"); addr != "" {
 		// The floor=gnet server on its own, to measure from outside:
 		// go test -c -o floor.test ./gateway/ && EDGEGW_FLOOR_ADDR=:1885 ./floor.test

@@ -59,6 +59,9 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 			l.ka.Ensure(gc.Fd(), a.Port, g.sock.KeepAlive())
 		}
 	}
+	if g.prot != nil && !l.proxyAdmit(gc) {
+		return nil, gnet.Close // a PROXY header from a peer outside proxy_trusted (proxy.go)
+	}
 	l.begin()
 	c := &conn{gc: gc, l: l, lastActive: l.now}
 	if a, ok := gc.LocalAddr().(*net.TCPAddr); ok && a.Port != 0 {
@@ -81,6 +84,9 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		l.tls[c] = &tlsConn{rec: g.tlsSrv.NewConn(func() { _ = gc.Wake(nil) })}
 	}
 	gc.SetContext(c)
+	if g.prot != nil {
+		l.newGuard(c) // guard.go
+	}
 	l.addConn(c)
 	l.st.opened++
 	g.m.conns.Add(1)

@@ -24,11 +24,15 @@ const (
 	inFence                   // a session moved off req.from: answer once your earlier items to it are posted
 	inFenceAck                // one loop's answer to inFence (on req.from)
 	inFenceDone               // every delivery sent to req.from before the move has reached the new owner
+	inAuth                    // the verifier's verdict on req.c's CONNECT (authwait.go)
+	inFlush                   // the loop's flush timer: held output is due (coalesce.go)
+	inImport                  // a message from an upstream, to publish here (relay.go)
 )
 
 // inItem is one unit of cross-loop work.
 type inItem struct {
 	kind   inKind
+	from   uint8 // inImport: 1 + the index of the upstream msg came from (relay.go)
 	qos    byte
 	retain bool
 	fwd    bool // inDeliver forwarded by a loop the session left (older than direct ones)

@@ -30,6 +30,7 @@ type loop struct {
 	pump    []*conn           // connections whose queue waits for output budget (pumpQueues)
 	pumpAt  bool              // an inPump item is on its way to this loop
 	pumpDue bool              // a pump round is due at the next inPump (a connection was listed, or the last round made progress)
+	co      coalescer         // connections whose deliveries wait for engine.flush_delay (coalesce.go)
 	unsubs  []staleSubs       // ended sessions' filters still to remove from the router (dropStaleSubs)
 	matches []router.Delivery
 	scratch session.Scratch
@@ -65,6 +66,14 @@ type loop struct {
 	// lingers holds the connections closing after their reason: FIN sent,
 	// input discarded until a bound (linger.go); nil until the first.
 	lingers map[*conn]lingerState
+
+	// importing is, while an upstream's message is published, 1 + that
+	// upstream's index: it is not forwarded back there (relay.go).
+	importing uint8
+
+	// guards holds each connection's protection state (guard.go) while
+	// Gateway.prot is set; nil until the first.
+	guards map[*conn]*guard
 }
 
 func newLoop(g *Gateway, el gnet.EventLoop, idx int) *loop {
@@ -89,6 +98,9 @@ func (l *loop) end() {
 	if l.depth > 1 {
 		l.depth--
 		return
+	}
+	if len(l.co.conns) > 0 && l.now >= l.co.due {
+		l.flushHeld() // engine.flush_delay is up (coalesce.go)
 	}
 	for len(l.wills) > 0 || len(l.acks) > 0 || len(l.dirty) > 0 {
 		l.publishWills()
@@ -117,9 +129,9 @@ func (l *loop) end() {
 		l.tlsPlain = nil
 	}
 	if cap(l.arena) > 1<<20 {
-		l.arena = make([]byte, 0, 16<<10)
-	} else {
-		l.arena = l.arena[:0]
+		l.arena = make([]byte, 0, 16<<10) // held segments keep the old array alive
+	} else if len(l.co.conns) == 0 {
+		l.arena = l.arena[:0] // nothing held points into it (coalesce.go)
 	}
 	l.depth--
 }
@@ -137,6 +149,8 @@ func (l *loop) process(it *inItem) {
 		l.attach(it.req)
 	case inRetry:
 		l.retryConnect(it.req)
+	case inAuth:
+		l.authDone(it.req)
 	case inTick:
 		l.tick()
 	case inDrain:
@@ -147,6 +161,10 @@ func (l *loop) process(it *inItem) {
 			l.pumpDue = false
 			l.pumpQueues()
 		}
+	case inFlush:
+		l.flushTimer()
+	case inImport:
+		l.publishImported(it)
 	case inFence:
 		l.send(it.req.from, inItem{kind: inFenceAck, req: it.req})
 	case inFenceAck:

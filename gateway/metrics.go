@@ -145,6 +145,8 @@ type metricSet struct {
 
 	wsDeflated [2]*metrics.Counter // compressed WebSocket messages, [0] received, [1] sent (wsdeflate.go)
 
+	flushes [numFlushTriggers]*metrics.Counter // writes of pending output to client sockets, by trigger (coalesce.go)
+
 	// TLS handshakes, folded from tlsrec.Server.Stats each tick (foldTLS).
 	tlsHandshakes atomic.Int64     // in progress
 	tlsCompleted  *metrics.Counter // completed
@@ -188,6 +190,9 @@ func newMetricSet(routerStats func() (subs, filters, groups, retained, retainedB
 	m.subRefused = s.NewCounter("edgegw_subscribe_refused_total")
 	m.wsDeflated[0] = s.NewCounter(`edgegw_ws_deflate_messages_total{dir="in"}`)
 	m.wsDeflated[1] = s.NewCounter(`edgegw_ws_deflate_messages_total{dir="out"}`)
+	for i := range m.flushes {
+		m.flushes[i] = s.NewCounter(`edgegw_flushes_total{trigger="` + flushLabels[i] + `"}`)
+	}
 	m.tlsRefused = s.NewCounter("edgegw_tls_handshakes_refused_total")
 	m.tlsTimeout = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="timeout"}`)
 	m.tlsFailed = s.NewCounter(`edgegw_tls_handshakes_failed_total{reason="error"}`)
@@ -248,6 +253,7 @@ type loopStats struct {
 	subs       int64
 
 	wsDeflated [2]uint64 // compressed WebSocket messages received, sent
+	flushes    [numFlushTriggers]uint64
 }
 
 // fold adds s to m and zeroes s. Loop-only (s); m is safe for concurrent use.
@@ -279,6 +285,9 @@ func (s *loopStats) fold(m *metricSet) {
 	add(m.subRefused, &s.subRefused)
 	add(m.wsDeflated[0], &s.wsDeflated[0])
 	add(m.wsDeflated[1], &s.wsDeflated[1])
+	for i := range s.flushes {
+		add(m.flushes[i], &s.flushes[i])
+	}
 	m.inflight.Add(s.inflight)
 	m.queued.Add(s.queued)
 	m.queuedBytes.Add(s.queuedB)
@@ -323,6 +332,7 @@ var metricHelp = map[string]metricMeta{
 	"edgegw_drain_undelivered_total":              {"counter", "Acknowledged messages a drain ended without delivering, by where they were (queued, inflight, offline)."},
 	"edgegw_drain_publish_ignored_total":          {"counter", "PUBLISH packets ignored (not acknowledged) while draining."},
 	"edgegw_memory_reclaims_total":                {"counter", "Times memory was given back to the OS after connection churn."},
+	"edgegw_flushes_total":                        {"counter", "Flushes of pending output to a client socket (one writev of up to 1024 segments), by trigger (wake: at the end of the wake that produced it; delay: deliveries held by engine.flush_delay, at their deadline)."},
 	"edgegw_linger_closes_total":                  {"counter", "Lingering closes after a DISCONNECT or refusing CONNACK (FIN sent, input discarded), by outcome (eof: the client closed in time; timeout: not within 2 s; bytes: 64 KiB discarded; full: 1024 lingering on the loop, closed at once; unflushed: the reason did not fit the socket buffer)."},
 	"edgegw_tls_handshakes_refused_total":         {"counter", "TLS connections refused at their ClientHello (internal_error alert) because limits.max_tls_handshakes handshakes were in progress."},
 	"edgegw_tls_handshakes_failed_total":          {"counter", "TLS handshakes that failed, by reason (timeout: not done within limits.connect_timeout; not_tls: the first bytes were not a TLS handshake; client_cert: client certificate missing or not verified; peer_alert: the client sent a fatal alert; abandoned: closed mid-handshake; error: refused by crypto/tls)."},

@@ -97,6 +97,7 @@ func (l *loop) resetSession(rec *sessionRec) {
 	st := rec.st
 	if n := rec.subs.len(); n > 0 {
 		filters := rec.subs.appendTo(make([][]byte, 0, n))
+		l.relayUnsubscribed(filters...) // the aggregation stops counting them (relay.go)
 		if n > unsubSlice && rec.dead() {
 			l.unsubs = append(l.unsubs, staleSubs{h: rec.handle, filters: filters})
 		} else {

@@ -56,6 +56,10 @@ func (c *conn) subscribe() bool {
 			reasons = append(reasons, rc)
 			continue
 		}
+		if !c.maySubscribe(f.Filter) { // aclcheck.go
+			reasons = append(reasons, aclSubRefusal(c.version))
+			continue
+		}
 		o := router.SubOptions{QoS: f.QoS, NoLocal: f.NoLocal, RetainAsPublished: f.RetainAsPublished, RetainHandling: f.RetainHandling, SubID: subID}
 		if c.bridge && !mqttcodec.IsShared(f.Filter) {
 			// What the bridge bit asks for (mqttcodec.BridgeBit): never echo
@@ -81,6 +85,7 @@ func (c *conn) subscribe() bool {
 			}
 			rec.subs.add(f.Filter)
 			l.st.subs++
+			l.relaySubscribed(f.Filter) // the aggregation counts it (relay.go)
 		}
 		reasons = append(reasons, f.QoS)
 		for j := range want {
@@ -135,6 +140,7 @@ func (c *conn) unsubscribe() {
 		case existed:
 			c.rec.subs.remove(f)
 			l.st.subs--
+			l.relayUnsubscribed(f)
 			reasons = append(reasons, byte(mqttcodec.Success))
 		default:
 			reasons = append(reasons, byte(mqttcodec.NoSubscriptionExisted))

@@ -51,7 +51,12 @@ func (g *Gateway) newTLSServer() (*tlsrec.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	kx, err := tlsrec.ParseKeyExchange(g.cfg.Listeners.TLSKeyExchange)
+	if err != nil {
+		return nil, err
+	}
 	return tlsrec.NewServer(tlsrec.Config{
+		KeyExchange:      kx,
 		ClientAuth:       auth,
 		MaxHandshakes:    g.cfg.Limits.MaxTLSHandshakes,
 		HandshakeTimeout: g.cfg.Limits.ConnectTimeout.D(),

@@ -81,3 +81,46 @@ func TestTLSBadCertificate(t *testing.T) {
 		t.Fatal("Start accepted a missing certificate")
 	}
 }
+
+// TestTLSKeyExchange: listeners.tls_key_exchange is what the TLS listener
+// negotiates. A Go client offers X25519MLKEM768 and X25519 key shares; the
+// default takes the hybrid, ["X25519"] takes X25519, and ["P-384"] makes the
+// client retry with a P-384 share (HelloRetryRequest). A client that offers
+// only groups outside the list is refused.
+func TestTLSKeyExchange(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	for _, tc := range []struct {
+		groups []string
+		client []tls.CurveID
+		want   tls.CurveID // 0: the handshake fails
+	}{
+		{nil, nil, tls.X25519MLKEM768},
+		{[]string{"X25519"}, nil, tls.X25519},
+		{[]string{"P-384"}, nil, tls.CurveP384},
+		{[]string{"X25519"}, []tls.CurveID{tls.CurveP256}, 0},
+	} {
+		g := newTestGateway(t, func(c *Config) {
+			c.Listeners.TLS, c.Listeners.TLSCert, c.Listeners.TLSKey = "127.0.0.1:0", certFile, keyFile
+			if tc.groups != nil {
+				c.Listeners.TLSKeyExchange = tc.groups
+			}
+		})
+		nc, err := net.DialTimeout("tcp", g.Addr("tls"), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+		cc := tls.Client(nc, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", CurvePreferences: tc.client})
+		err = cc.Handshake()
+		got := cc.ConnectionState().CurveID
+		nc.Close()
+		switch {
+		case tc.want == 0 && err == nil:
+			t.Errorf("groups %v, client %v: handshake succeeded with %v, want a refusal", tc.groups, tc.client, got)
+		case tc.want != 0 && err != nil:
+			t.Errorf("groups %v: handshake: %v", tc.groups, err)
+		case tc.want != 0 && got != tc.want:
+			t.Errorf("groups %v: negotiated %v, want %v", tc.groups, got, tc.want)
+		}
+	}
+}

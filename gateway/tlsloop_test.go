@@ -386,13 +386,13 @@ func TestTLSLoopReload(t *testing.T) {
 	again.Disconnect(0)
 }
 
-// TestTLSLoopGoroutinesFlat: 2,000 TLS clients connect (handshake and MQTT
+// TestTLSLoopGoroutinesFlat: 5,000 TLS clients connect (handshake and MQTT
 // CONNECT, 16 at a time) and stay connected: the gateway's goroutines
 // (go_goroutines) are back at their baseline once they are all in, and
 // during the storm never exceed the handshakes in progress (at most one per
 // dialing worker) plus the workers: no goroutine and no relay per client.
 func TestTLSLoopGoroutinesFlat(t *testing.T) {
-	const clients, workers = 2000, 16
+	const clients, workers = 5000, 16
 	ca := newTestCA(t, "flat")
 	g := tlsGateway(t, ca, nil, nil)
 	cfg := &tls.Config{RootCAs: ca.pool, ServerName: "127.0.0.1", ClientSessionCache: nil}

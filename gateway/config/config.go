@@ -3,9 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"edgegw/gateway/tlsrec"
 	"edgegw/tune"
 )
 
@@ -37,9 +39,11 @@ type Config struct {
 	HTTP      HTTP        `toml:"http"`
 	Engine    Engine      `toml:"engine"`
 	Limits    Limits      `toml:"limits"`
+	Auth      Auth        `toml:"auth"` // protect.go
 	Session   Session     `toml:"session"`
 	Router    Router      `toml:"router"`
 	Drain     Drain       `toml:"drain"`
+	Relay     Relay       `toml:"relay"` // relay.go
 	Log       Log         `toml:"log"`
 	Tune      tune.Config `toml:"tune"` // defined in package tune (tune/config.go)
 }
@@ -64,6 +68,10 @@ type Listeners struct {
 	// TLSUsernameFrom names the client certificate field that becomes the
 	// connection's identity: "" (none, default), "cn" or "san" (first DNS SAN).
 	TLSUsernameFrom string `toml:"tls_username_from"`
+	// TLSKeyExchange lists the key exchange groups tls and wss accept:
+	// "X25519MLKEM768" (hybrid post-quantum), "X25519", "P-256", "P-384",
+	// "P-521". Default the three of tlsrec.DefaultKeyExchange.
+	TLSKeyExchange []string `toml:"tls_key_exchange"`
 	// WSDeflate accepts permessage-deflate (RFC 7692) offers on the ws
 	// listener, always without context takeover. Default true.
 	WSDeflate bool `toml:"ws_deflate"`
@@ -71,6 +79,11 @@ type Listeners struct {
 	// of MQTT packets, that is compressed when deflate was negotiated.
 	// Default 192 (shorter ones do not shrink). >= 0.
 	WSDeflateMinBytes int `toml:"ws_deflate_min_bytes"`
+	// ProxyProtocol expects a PROXY v1/v2 header first on every listener,
+	// from the ProxyTrusted peers only (CIDRs or addresses; others are
+	// closed). Default false, none (protect.go).
+	ProxyProtocol bool     `toml:"proxy_protocol"`
+	ProxyTrusted  []string `toml:"proxy_trusted"`
 }
 
 // HTTP is the metrics and health endpoint.
@@ -78,6 +91,10 @@ type HTTP struct {
 	Addr           string `toml:"addr"`            // default "127.0.0.1:9883"; serves /metrics and /healthz; "" disables
 	MaxConnections int    `toml:"max_connections"` // concurrent HTTP connections; more are closed at accept and counted; default 256
 }
+
+// MaxFlushDelay bounds engine.flush_delay: past it the added latency buys
+// no more coalescing at any rate worth holding for.
+const MaxFlushDelay = 100 * time.Millisecond
 
 // Engine shapes the gnet event loops.
 type Engine struct {
@@ -87,6 +104,7 @@ type Engine struct {
 	InboxSize         int      `toml:"inbox_size"`           // bounded cross-loop inbox per loop, in messages
 	ReadBufferSize    int      `toml:"read_buffer_size"`     // gnet read buffer per loop, bytes
 	TickInterval      Duration `toml:"tick_interval"`        // timer wheel resolution (keepalive, retry, expiry)
+	FlushDelay        Duration `toml:"flush_delay"`          // how long deliveries to a TCP client may wait to share one write; 0 = flush every wake (default)
 	GCPercent         int      `toml:"gc_percent"`           // Go GC percent (GOGC) for the process: 0 = leave the runtime's, -1 = off
 	TCPKeepAlive      Duration `toml:"tcp_keepalive"`        // idle time before the kernel probes a silent client socket (TCP_USER_TIMEOUT is twice it); 0 = off
 	SocketRecvBuffer  int      `toml:"socket_recv_buffer"`   // SO_RCVBUF of client sockets, bytes; 0 = kernel default (autotuned)
@@ -112,6 +130,17 @@ type Limits struct {
 	// connection: its first N distinct topics, capped by the client's Topic
 	// Alias Maximum (session/alias.go). 0 = none.
 	OutTopicAliases int `toml:"outbound_topic_aliases"`
+
+	// Storm shaping (gateway/limit; validated in protect.go). 0 = off.
+	ConnectRate           float64  `toml:"connect_rate"`             // CONNECTs/s for the whole gateway
+	ConnectRatePerIP      float64  `toml:"connect_rate_per_ip"`      // CONNECTs/s per source IP
+	MaxConnectionsPerUser int      `toml:"max_connections_per_user"` // connections per username
+	AuthRatePerUser       float64  `toml:"auth_rate_per_user"`       // authentication attempts/s per username
+	FlappingMaxConnects   int      `toml:"flapping_max_connects"`    // connects per client ID or IP within flapping_window before a ban
+	FlappingWindow        Duration `toml:"flapping_window"`          // default "1m"
+	FlappingBan           Duration `toml:"flapping_ban"`             // default "5m"
+	PublishRatePerClient  float64  `toml:"publish_rate_per_client"`  // PUBLISH messages/s per connection
+	PublishBytesPerClient float64  `toml:"publish_bytes_per_client"` // PUBLISH bytes/s per connection
 }
 
 // Session governs persistent sessions.
@@ -143,8 +172,11 @@ type Log struct {
 // Default returns the built-in defaults; they equal the repository's config.toml.
 func Default() Config {
 	return Config{
-		Listeners: Listeners{TCP: ":1883", WS: ":8083", WSPath: "/mqtt", WSDeflate: true, WSDeflateMinBytes: 192, TLSClientAuth: "none"},
-		HTTP:      HTTP{Addr: "127.0.0.1:9883", MaxConnections: 256},
+		Listeners: Listeners{
+			TCP: ":1883", WS: ":8083", WSPath: "/mqtt", WSDeflate: true, WSDeflateMinBytes: 192,
+			TLSClientAuth: "none", ProxyTrusted: []string{}, TLSKeyExchange: slices.Clone(tlsrec.DefaultKeyExchange),
+		},
+		HTTP: HTTP{Addr: "127.0.0.1:9883", MaxConnections: 256},
 		Engine: Engine{
 			ReusePort:         true,
 			MaxPacketsPerWake: 64,
@@ -163,7 +195,10 @@ func Default() Config {
 			MaxOutboundBytes:   1 << 20,
 			SlowConsumerPolicy: "backpressure",
 			MaxSubscriptions:   1000,
+			FlappingWindow:     Duration(time.Minute),
+			FlappingBan:        Duration(5 * time.Minute),
 		},
+		Auth: defaultAuth(),
 		Session: Session{
 			MaxSessionExpiry:   Duration(24 * time.Hour),
 			MaxOfflineMessages: 1000,
@@ -176,6 +211,7 @@ func Default() Config {
 			RetainedMaxBytes:    256 << 20,
 		},
 		Drain: Drain{Timeout: Duration(10 * time.Second)},
+		Relay: defaultRelay(),
 		Log:   Log{Level: "info"},
 		Tune:  tune.Default(),
 	}
@@ -227,6 +263,11 @@ func (c *Config) Validate() error {
 	default:
 		bad("listeners.tls_username_from", "want \"\", \"cn\" or \"san\", got %q", c.Listeners.TLSUsernameFrom)
 	}
+	if len(c.Listeners.TLSKeyExchange) == 0 {
+		bad("listeners.tls_key_exchange", "must name at least one group")
+	} else if _, err := tlsrec.ParseKeyExchange(c.Listeners.TLSKeyExchange); err != nil {
+		bad("listeners.tls_key_exchange", "%v", err)
+	}
 	if c.Engine.Loops < 0 {
 		bad("engine.loops", "must be >= 0, got %d", c.Engine.Loops)
 	}
@@ -253,6 +294,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Engine.TickInterval.D() < time.Millisecond || c.Engine.TickInterval.D() > time.Second {
 		bad("engine.tick_interval", "must be between 1ms and 1s, got %s", c.Engine.TickInterval.D())
+	}
+	if d := c.Engine.FlushDelay.D(); d < 0 || d > MaxFlushDelay {
+		bad("engine.flush_delay", "must be between 0s and %s, got %s", MaxFlushDelay, d)
 	}
 	if c.Limits.MaxConnections < 0 {
 		bad("limits.max_connections", "must be >= 0, got %d", c.Limits.MaxConnections)
@@ -332,6 +376,8 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
 	}
+	c.validateProtect(bad)
+	c.validateRelay(bad)
 	errs = append(errs, tuneFieldErrors(c.Tune.Validate())...)
 	return errors.Join(errs...)
 }

@@ -11,6 +11,9 @@
 //   - file.go: Parse, the strict loader (unknown keys, wrong types, keys set
 //     twice, each reported as an *Error with its line).
 //   - suggest.go: the "did you mean" hint for an unknown key.
+//   - relay.go: [relay] and its [[relay.upstream]] tables, their defaults
+//     (a key left out) and validation (addresses, rules that would loop,
+//     the remote prefix).
 //   - derived.go: Config.MaxConnections and Config.KeepAlive, the one place
 //     each derived value is computed.
 //   - errors.go: FieldError (Validate) and Error (Parse).
@@ -30,8 +33,9 @@
 //
 // # Imports
 //
-// The standard library, github.com/pelletier/go-toml/v2 and edgegw/tune (for
-// tune.Config, the [tune] section, and tune.FDCap). It must not import
+// The standard library, github.com/pelletier/go-toml/v2, edgegw/tune (for
+// tune.Config, the [tune] section, and tune.FDCap) and edgegw/mqttcodec
+// (topic filter syntax and overlap, for [relay]). It must not import
 // package gateway, gnet or any other part of the data path; tune must not
 // import it back.
 package config

@@ -47,11 +47,26 @@ type keyIndex struct {
 }
 
 // lineOf returns the line that sets key, or 0 when the file does not set it.
+// A key that an [[array.table]] element leaves out is placed on that
+// element's header line ("relay.upstream[1].name" on the second
+// [[relay.upstream]]), an element of an array on the array's key.
 func (ix keyIndex) lineOf(key string) int {
-	if l, ok := ix.keys[key]; ok {
-		return l
+	for {
+		if l, ok := ix.keys[key]; ok {
+			return l
+		}
+		if l, ok := ix.tables[key]; ok {
+			return l
+		}
+		switch i, j := strings.LastIndexByte(key, '['), strings.LastIndexByte(key, '.'); {
+		case strings.HasSuffix(key, "]") && i > j:
+			key = key[:i] // "a.list[3]": the line of "a.list"
+		case j > 0 && strings.HasSuffix(key[:j], "]"):
+			key = key[:j] // "a.table[1].key": the element's header
+		default:
+			return 0
+		}
 	}
-	return ix.tables[key]
 }
 
 // docScanner walks a document with go-toml's parser, checks every key against the
@@ -131,7 +146,9 @@ func (s *docScanner) header(kind unstable.Kind, parts []string, line int, root r
 		}
 		n := s.arrays[path]
 		s.arrays[path] = n + 1
-		return deref(t.Elem()), fmt.Sprintf("%s[%d]", path, n)
+		elem := fmt.Sprintf("%s[%d]", path, n)
+		s.ix.tables[elem] = line // a key the element leaves out is reported on its header
+		return deref(t.Elem()), elem
 	}
 	if t.Kind() != reflect.Struct && t.Kind() != reflect.Map {
 		s.fail(line, path, "expected %s, got a table", expected(t))

@@ -112,6 +112,16 @@ func TestParseErrors(t *testing.T) {
 			want: "config.toml:2: listeners.tls_client_auth: want \"none\", \"request\" or \"require\", got \"optional\"",
 		},
 		{
+			name: "validation/tls key exchange",
+			doc:  "[listeners]\ntls_key_exchange = [\"X25519\", \"X448\"]\n",
+			want: "config.toml:2: listeners.tls_key_exchange: unknown key exchange group \"X448\": want X25519MLKEM768, X25519, P-256, P-384 or P-521",
+		},
+		{
+			name: "validation/tls key exchange empty",
+			doc:  "[listeners]\ntls_key_exchange = []\n",
+			want: "config.toml:2: listeners.tls_key_exchange: must name at least one group",
+		},
+		{
 			name: "unknown key",
 			doc:  "[engine]\nloops = 1\n\n\n\n\nloopz = 2\n",
 			want: `config.toml:7: unknown key "engine.loopz" (did you mean engine.loops?)`,
@@ -200,6 +210,16 @@ func TestParseErrors(t *testing.T) {
 			name: "validation/socket_send_buffer below 1024",
 			doc:  "[engine]\nsocket_recv_buffer = 4096\nsocket_send_buffer = 512\n",
 			want: "config.toml:3: engine.socket_send_buffer: must be 0 (kernel default) or between 1024 and 1073741824 bytes, got 512",
+		},
+		{
+			name: "validation/flush_delay above 100ms",
+			doc:  "[engine]\nloops = 1\nflush_delay = \"150ms\"\n",
+			want: "config.toml:3: engine.flush_delay: must be between 0s and 100ms, got 150ms",
+		},
+		{
+			name: "validation/flush_delay negative",
+			doc:  "[engine]\nflush_delay = \"-1ms\"\n",
+			want: "config.toml:2: engine.flush_delay: must be between 0s and 100ms, got -1ms",
 		},
 		{
 			name: "integer too large",

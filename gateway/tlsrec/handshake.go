@@ -155,7 +155,11 @@ func (h *handshake) finish(res result, err error) {
 		if res.resumed {
 			s.stats.resumed.Add(1)
 		}
-	case closed:
+	case closed && (err == errNoTurn || errors.Is(err, net.ErrClosed)):
+		// The loop's close ended it. A handshake that failed for a reason
+		// of its own (a missing client certificate, say) and whose client
+		// then closed is counted by that reason, below, whichever of the
+		// two the loop saw first.
 		res.err = ErrClosed
 		s.stats.abandoned.Add(1)
 	default:

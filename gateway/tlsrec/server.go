@@ -53,6 +53,8 @@ func (s *Server) Reload(cred Credentials) error {
 		MinVersion:   s.cfg.MinVersion,
 		MaxVersion:   tls.VersionTLS13,
 		CipherSuites: tls12Suites,
+		// An allow-list: crypto/tls picks from it in its own order.
+		CurvePreferences: s.cfg.KeyExchange,
 	}
 	root := tmpl.Clone()
 	root.GetConfigForClient = forClient
