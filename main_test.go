@@ -250,22 +250,7 @@ level = "debug"
 apply = "off" # a test must not change this machine's sysctls
 `, tcpPort, httpPort, drain))
 
-	cmd := exec.Command(bin, "run", "-config", cfgPath)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("gateway stderr:\n%s", stderr.String())
-		}
-	})
-
-	waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", httpPort), exited)
+	cmd, stderr, exited := startBinary(t, bin, cfgPath, httpPort)
 	broker := fmt.Sprintf("127.0.0.1:%d", tcpPort)
 	if _, err := exec.LookPath("mosquitto_sub"); err == nil {
 		exchangeMosquitto(t, broker)
@@ -388,6 +373,30 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startBinary runs `bin run -config cfgPath` and waits until its /healthz on
+// 127.0.0.1:httpPort answers. It returns the process, its stderr so far
+// (logged when the test fails) and a channel with Wait's result; the
+// process is killed when the test ends.
+func startBinary(t *testing.T, bin, cfgPath string, httpPort int) (*exec.Cmd, *syncBuffer, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "-config", cfgPath)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("gateway stderr:\n%s", stderr.String())
+		}
+	})
+	waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", httpPort), exited)
+	return cmd, stderr, exited
 }
 
 func waitHealthy(t *testing.T, url string, exited <-chan error) {

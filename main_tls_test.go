@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net"
 
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -78,21 +77,7 @@ timeout = "2s"
 [tune]
 apply = "off"
 `, tlsPort, certFile, keyFile, httpPort))
-	cmd := exec.Command(bin, "run", "-config", cfgPath)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("gateway stderr:\n%s", stderr.String())
-		}
-	})
-	waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", httpPort), exited)
+	cmd, stderr, exited := startBinary(t, bin, cfgPath, httpPort)
 	addr := fmt.Sprintf("127.0.0.1:%d", tlsPort)
 
 	// An MQTT client connected before the swap.

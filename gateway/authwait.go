@@ -43,7 +43,7 @@ func (c *conn) protectConnect(p *mqttcodec.Connect, pr *session.Params) bool {
 			if r == limit.Flapping {
 				l.g.banLog(pr.ClientID, ip)
 			}
-			c.refuseLimit(pr.Version, r)
+			c.refuseLimit(pr.Version, r, pr.ClientID)
 			return false
 		}
 	}
@@ -68,7 +68,7 @@ func (c *conn) protectConnect(p *mqttcodec.Connect, pr *session.Params) bool {
 	}
 	if pt.lim != nil && p.UsernameFlag {
 		if r := pt.lim.Auth(l.now, p.Username); r != limit.OK {
-			c.refuseLimit(pr.Version, r) // the verifier is not called
+			c.refuseLimit(pr.Version, r, pr.ClientID) // the verifier is not called
 			return false
 		}
 	}
@@ -88,7 +88,7 @@ func (c *conn) protectConnect(p *mqttcodec.Connect, pr *session.Params) bool {
 	if err != nil {
 		// [MQTT-3.2.2-6]/[MQTT-3.2.2-7] v5 0x89 Server busy, v3 0x03.
 		pt.m.authBusy.Inc()
-		c.refuse(pr.Version, mqttcodec.ServerBusy, errAuthBusy)
+		c.refuse(pr.Version, mqttcodec.ServerBusy, errAuthBusy, pr.ClientID)
 		return false
 	}
 	return false
@@ -111,7 +111,7 @@ func (l *loop) authDone(tr *takeoverReq) {
 	if !res.Allowed {
 		// v5 0x86/0x87/0x88/0x89; v3 0x04/0x05/0x03 (ConnackV3Code
 		// maps them as auth.Reason.V3 does) [MQTT-3.2.2-6] [MQTT-3.2.2-7].
-		c.refuse(tr.pr.Version, mqttcodec.ReasonCode(res.Reason), errAuthRefused)
+		c.refuse(tr.pr.Version, mqttcodec.ReasonCode(res.Reason), errAuthRefused, tr.pr.ClientID)
 		return
 	}
 	src := "jwt"
@@ -137,7 +137,7 @@ func (c *conn) admitClient(gd *guard, pr *session.Params, rules []string, source
 	if pt.lim != nil && gd.user != "" {
 		slot, r := pt.lim.Acquire(l.now, []byte(gd.user))
 		if r != limit.OK {
-			c.refuseLimit(pr.Version, r) // v5 0x97, v3 0x03
+			c.refuseLimit(pr.Version, r, pr.ClientID) // v5 0x97, v3 0x03
 			return false
 		}
 		gd.slot = slot
@@ -147,7 +147,7 @@ func (c *conn) admitClient(gd *guard, pr *session.Params, rules []string, source
 		var err error
 		if extra, err = auth.ParseACLLines(rules, source); err != nil {
 			pt.m.acl[aclClaims].Inc()
-			c.refuse(pr.Version, mqttcodec.NotAuthorized, errACLRules)
+			c.refuse(pr.Version, mqttcodec.NotAuthorized, errACLRules, pr.ClientID)
 			return false
 		}
 	}
@@ -161,7 +161,7 @@ func (c *conn) admitClient(gd *guard, pr *session.Params, rules []string, source
 		// client learns at CONNECT that its will could never be sent
 		// (v5 0x87 Not authorized, v3 0x05).
 		pt.m.acl[aclWill].Inc()
-		c.refuse(pr.Version, mqttcodec.NotAuthorized, errACLWill)
+		c.refuse(pr.Version, mqttcodec.NotAuthorized, errACLWill, pr.ClientID)
 		return false
 	}
 	return true
@@ -170,18 +170,20 @@ func (c *conn) admitClient(gd *guard, pr *session.Params, rules []string, source
 // refuseLimit refuses a CONNECT for r: CONNACK with r's v5 code, or its
 // v3.1.1 code where 3.1.1 has one; a v3 client over a rate is closed
 // without an answer. Counted by reason.
-func (c *conn) refuseLimit(v mqttcodec.Version, r limit.Reason) {
+func (c *conn) refuseLimit(v mqttcodec.Version, r limit.Reason, id string) {
 	c.l.g.prot.m.refused[r].Inc()
 	if v == mqttcodec.V5 {
-		c.refuse(v, mqttcodec.ReasonCode(r.V5()), errLimited)
+		c.refuse(v, mqttcodec.ReasonCode(r.V5()), errLimited, id)
 		return
 	}
 	if _, answer := r.V3(); answer {
-		c.refuse(v, mqttcodec.ReasonCode(r.V5()), errLimited) // AppendRefusal maps it to the 3.1.1 code
+		c.refuse(v, mqttcodec.ReasonCode(r.V5()), errLimited, id) // AppendRefusal maps it to the 3.1.1 code
 		return
 	}
 	c.version = v
+	c.l.refusing = id // for kick's log line
 	c.kick(0, closeRefused, errLimited)
+	c.l.refusing = ""
 }
 
 // tlsIdentity is the identity listeners.tls_username_from takes from c's

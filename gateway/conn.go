@@ -370,7 +370,7 @@ func (c *conn) closeSocket() {
 
 // logClose logs c's close once, with its client ID and address.
 func (c *conn) logClose(reason closeReason, rc mqttcodec.ReasonCode, err error) {
-	id := ""
+	id := c.l.refusing // a refused CONNECT's client ID (refuse)
 	if c.rec != nil {
 		id = c.rec.id
 	}

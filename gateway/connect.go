@@ -28,9 +28,9 @@ func (c *conn) onConnect(frame []byte) {
 			if p.Version == mqttcodec.V5 {
 				v = mqttcodec.V5
 			}
-			c.refuse(v, rc, err)
+			c.refuse(v, rc, err, string(p.ClientID))
 		case p.Version == mqttcodec.V5:
-			c.refuse(mqttcodec.V5, rc, err)
+			c.refuse(mqttcodec.V5, rc, err, string(p.ClientID))
 		default:
 			c.kick(0, closeReasonOf(rc), err)
 		}
@@ -38,7 +38,7 @@ func (c *conn) onConnect(frame []byte) {
 	}
 	pr, rc := session.ParseConnect(p, &g.lim, l.now, g.assignID)
 	if rc != mqttcodec.Success {
-		c.refuse(p.Version, rc, nil)
+		c.refuse(p.Version, rc, nil, string(p.ClientID))
 		return
 	}
 	if !c.admit(pr.Version, pr.ClientID) { // memory budget (admission.go)
@@ -61,15 +61,18 @@ func (c *conn) onConnect(frame []byte) {
 	l.req = takeoverReq{}
 }
 
-// refuse answers CONNECT with a CONNACK reason code and closes.
-func (c *conn) refuse(v mqttcodec.Version, rc mqttcodec.ReasonCode, err error) {
+// refuse answers CONNECT with a CONNACK reason code and closes; id is the
+// CONNECT's client ID, for the close's log line (no session names it).
+func (c *conn) refuse(v mqttcodec.Version, rc mqttcodec.ReasonCode, err error, id string) {
 	session.AppendRefusal(c.o(), v, rc)
 	c.l.st.pktOut[mqttcodec.CONNACK]++
 	c.markDirty()
 	c.version = v
 	c.state = stClosing
 	c.reason = closeRefused
+	c.l.refusing = id
 	c.logClose(closeRefused, rc, err)
+	c.l.refusing = ""
 	c.closeTold() // FIN after the CONNACK, then a bounded linger (linger.go)
 }
 

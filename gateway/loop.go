@@ -19,28 +19,29 @@ type loop struct {
 	idx int
 	in  inbox
 
-	depth   int   // nesting of begin/end (OnClose may run inside a wake)
-	now     int64 // clock read once per wake, unix nanos
-	arena   []byte
-	dirty   []*conn
-	remote  []*loop
-	outbox  map[*loop]*outbox // per target loop, this wake's items
-	acks    []*ackToken       // released parked acks to send at the end of the wake
-	wills   []pendingWill     // wills due, published at the end of the wake (publishWills)
-	pump    []*conn           // connections whose queue waits for output budget (pumpQueues)
-	pumpAt  bool              // an inPump item is on its way to this loop
-	pumpDue bool              // a pump round is due at the next inPump (a connection was listed, or the last round made progress)
-	co      coalescer         // connections whose deliveries wait for engine.flush_delay (coalesce.go)
-	unsubs  []staleSubs       // ended sessions' filters still to remove from the router (dropStaleSubs)
-	matches []router.Delivery
-	scratch session.Scratch
-	connect mqttcodec.Connect
-	req     takeoverReq // scratch for a CONNECT that creates its session (see onConnect)
-	reasons []byte
-	wheel   wheel
-	conns   connList      // every open connection, for drain (index in conn.slot)
-	cong    []*sessionRec // subscribers holding parked acks
-	stalled []*conn       // connections not read while their replies are over budget (replybound.go)
+	depth    int   // nesting of begin/end (OnClose may run inside a wake)
+	now      int64 // clock read once per wake, unix nanos
+	arena    []byte
+	dirty    []*conn
+	remote   []*loop
+	outbox   map[*loop]*outbox // per target loop, this wake's items
+	acks     []*ackToken       // released parked acks to send at the end of the wake
+	wills    []pendingWill     // wills due, published at the end of the wake (publishWills)
+	pump     []*conn           // connections whose queue waits for output budget (pumpQueues)
+	pumpAt   bool              // an inPump item is on its way to this loop
+	refusing string            // while a refused CONNECT is logged: its client ID (connect.go refuse)
+	pumpDue  bool              // a pump round is due at the next inPump (a connection was listed, or the last round made progress)
+	co       coalescer         // connections whose deliveries wait for engine.flush_delay (coalesce.go)
+	unsubs   []staleSubs       // ended sessions' filters still to remove from the router (dropStaleSubs)
+	matches  []router.Delivery
+	scratch  session.Scratch
+	connect  mqttcodec.Connect
+	req      takeoverReq // scratch for a CONNECT that creates its session (see onConnect)
+	reasons  []byte
+	wheel    wheel
+	conns    connList      // every open connection, for drain (index in conn.slot)
+	cong     []*sessionRec // subscribers holding parked acks
+	stalled  []*conn       // connections not read while their replies are over budget (replybound.go)
 	// connecting holds connections in open order for the CONNECT timeout:
 	// one timeout for all, so a FIFO (8 bytes per pending connection,
 	// emptied at each tick) does what the wheel would.

@@ -184,6 +184,18 @@ func BenchmarkRelayForward(b *testing.B) {
 	// with it a pool of 4 carries at most 80 at a time); a 3.1.1 bridge has
 	// no such limit towards it.
 	const upstreamConf = "max_inflight_messages 1000\n"
+	// The device side alone: the same load against edgegw without a relay
+	// (nothing subscribes; each PUBLISH is acknowledged in the wake that
+	// read it). The floor under the relay's figure.
+	b.Run("edgegw-no-relay", func(b *testing.B) {
+		addr, child := startRelayChildB(b, "", 0)
+		pid := child.Process.Pid
+		cpu0 := procCPU(b, pid)
+		acked := qos1Load(b, addr, devices, window, dur)
+		cpu := procCPU(b, pid) - cpu0
+		b.ReportMetric(float64(cpu.Microseconds())/float64(max(acked, 1)), "edge-cpu-µs/msg")
+		b.ReportMetric(float64(acked)/dur.Seconds(), "device-acks/s")
+	})
 	b.Run("edgegw", func(b *testing.B) {
 		up := startMosquittoB(b, upstreamConf)
 		addr, child := startRelayChildB(b, up.addr, 4)

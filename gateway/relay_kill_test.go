@@ -29,7 +29,9 @@ func relayChild(spec string) int {
 	cfg.Listeners.TCP, cfg.Listeners.WS, cfg.HTTP.Addr = "127.0.0.1:0", "", ""
 	u := config.Upstream{Name: "core", Addresses: []string{upstreamAddr}, KeepAlive: Duration(5 * time.Second), Pool: pool,
 		ClientID: "edge-child-{n}", Forward: []string{"telemetry/#"}}
-	cfg.Relay.Upstream = []config.Upstream{u}
+	if upstreamAddr != "" { // "": no relay, the device side alone (BenchmarkRelayForward/edgegw-no-relay)
+		cfg.Relay.Upstream = []config.Upstream{u}
+	}
 	g, err := New(cfg, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -39,7 +41,7 @@ func relayChild(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	for int(g.relays[0].Stats().Up) != pool {
+	for len(g.relays) > 0 && int(g.relays[0].Stats().Up) != pool {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if f := os.Getenv("EDGEGW_RELAY_CPUPROFILE"); f != "" {

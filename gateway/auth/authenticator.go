@@ -14,6 +14,7 @@ type Authenticator struct {
 	cur  atomic.Pointer[credentials]
 	http *httpVerifier
 	pool *pool
+	cpu  chan struct{} // bcrypt turns: Config.CPU tokens
 	st   counters
 	now  func() time.Time
 }
@@ -32,7 +33,7 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	a := &Authenticator{cfg: cfg, now: time.Now}
+	a := &Authenticator{cfg: cfg, now: time.Now, cpu: make(chan struct{}, cfg.CPU)}
 	c, err := a.load()
 	if err != nil {
 		return nil, err
@@ -120,7 +121,7 @@ func (a *Authenticator) Verify(ctx context.Context, req *Request) Result {
 		}
 	}
 	c := a.cur.Load()
-	if r, ok := c.passwords.verify(req); ok {
+	if r, ok := c.passwords.verify(req, a.cpu); ok {
 		return r
 	}
 	if r, ok := c.keys.verify(req, a.cfg.JWTACLClaim, a.cfg.JWTLeeway, a.now); ok {
@@ -132,6 +133,6 @@ func (a *Authenticator) Verify(ctx context.Context, req *Request) Result {
 	if !req.HasUsername {
 		return resultOf(CauseNoCredentials)
 	}
-	c.passwords.equalizeTiming(req.Password)
+	c.passwords.equalizeTiming(req.Password, a.cpu)
 	return resultOf(CauseUnknownUser)
 }

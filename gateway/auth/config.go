@@ -9,7 +9,8 @@ import (
 
 // Config configures an Authenticator. The zero value works: no anonymous
 // access, no verifiers (every CONNECT is refused 0x87/0x86), a pool of
-// GOMAXPROCS workers with a queue of 1024 and a 5 s deadline per request.
+// GOMAXPROCS workers (more with an HTTP backend) of which half compute
+// bcrypt at once, with a queue of 1024 and a 5 s deadline per request.
 type Config struct {
 	// AllowAnonymous admits a CONNECT with neither user name nor password.
 	// [auth] allow_anonymous. Default false.
@@ -29,8 +30,14 @@ type Config struct {
 	// HTTP configures the HTTP backend verifier; HTTP.URL "" disables it.
 	HTTP HTTPConfig
 
-	// Workers is the number of verification goroutines. Default GOMAXPROCS.
+	// Workers is the number of verification goroutines. Default GOMAXPROCS,
+	// plus HTTP.Concurrency when an HTTP backend is configured: a backend
+	// call mostly waits, and must not queue behind bcrypt.
 	Workers int
+	// CPU bounds the bcrypt comparisons computing at once, so that a storm
+	// of password CONNECTs leaves cores to the event loops (as tlsrec's
+	// HandshakeCPU does for TLS handshakes). Default max(1, GOMAXPROCS/2).
+	CPU int
 	// Queue bounds requests waiting for a worker; Submit beyond it fails
 	// with ErrQueueFull. Default 1024.
 	Queue int
@@ -79,6 +86,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Workers < 0:
 		return errors.New("auth: workers must be >= 0")
+	case c.CPU < 0:
+		return errors.New("auth: cpu must be >= 0")
 	case c.Queue < 0:
 		return errors.New("auth: queue must be >= 0")
 	case c.CallTimeout < 0:
@@ -105,6 +114,16 @@ func (c *Config) Validate() error {
 func (c Config) withDefaults() Config {
 	if c.Workers == 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
+		if c.HTTP.URL != "" {
+			hc := c.HTTP.Concurrency
+			if hc == 0 {
+				hc = defaultConcurrency
+			}
+			c.Workers += hc
+		}
+	}
+	if c.CPU == 0 {
+		c.CPU = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if c.Queue == 0 {
 		c.Queue = defaultQueue

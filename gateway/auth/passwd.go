@@ -78,9 +78,11 @@ func ParsePasswords(name string, data []byte) (*PasswordFile, error) {
 }
 
 // equalizeTiming spends one bcrypt comparison at the file's cost; see dummy.
-func (p *PasswordFile) equalizeTiming(password []byte) {
+func (p *PasswordFile) equalizeTiming(password []byte, cpu chan struct{}) {
 	if p != nil && p.dummy != nil {
+		cpu <- struct{}{}
 		_ = bcrypt.CompareHashAndPassword(p.dummy, password)
+		<-cpu
 	}
 }
 
@@ -124,7 +126,9 @@ func (p *PasswordFile) Len() int { return len(p.users) }
 
 // verify decides req when its user is in the file; ok is false otherwise.
 // It runs bcrypt (tens of ms at cost 10): worker goroutines only.
-func (p *PasswordFile) verify(req *Request) (Result, bool) {
+// verify checks req against the file; a bcrypt comparison holds a token
+// of cpu (Config.CPU) while it computes.
+func (p *PasswordFile) verify(req *Request, cpu chan struct{}) (Result, bool) {
 	if p == nil || !req.HasUsername {
 		return Result{}, false
 	}
@@ -135,7 +139,10 @@ func (p *PasswordFile) verify(req *Request) (Result, bool) {
 	if a.disabled {
 		return resultOf(CauseDisabled), true
 	}
-	if bcrypt.CompareHashAndPassword(a.hash, req.Password) != nil {
+	cpu <- struct{}{}
+	err := bcrypt.CompareHashAndPassword(a.hash, req.Password)
+	<-cpu
+	if err != nil {
 		return resultOf(CauseBadPassword), true
 	}
 	return resultOf(CausePassword), true
