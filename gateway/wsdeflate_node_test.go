@@ -54,9 +54,13 @@ func TestWSDeflateMQTTJSNode(t *testing.T) {
 	if len(res.Received) != count || !strings.Contains(res.Received[count-1], `"seq":19`) {
 		t.Fatalf("received %d messages: %q", len(res.Received), res.Received)
 	}
+	// In: each MQTT.js PUBLISH is a WebSocket message of its own. Out: the
+	// gateway sends one message per flush, so deliveries that share a wake
+	// (a loaded machine) share one compressed message: at least one, not
+	// one per delivery.
 	eventually(t, "compressed messages counted both ways", func() bool {
 		return metric(t, g, `edgegw_ws_deflate_messages_total{dir="in"}`) >= count &&
-			metric(t, g, `edgegw_ws_deflate_messages_total{dir="out"}`) >= count
+			metric(t, g, `edgegw_ws_deflate_messages_total{dir="out"}`) >= 1
 	})
 }
 
