@@ -37,7 +37,19 @@ import (
 // the traffic time per policy (default 4s; 1s with -short). The actors are
 // in chaosactors_test.go, the raw client in chaosclient_test.go.
 func TestChaos(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
+	seed, dur := chaosParams(t, 4*time.Second)
+	// On stderr too: a panic on a loop kills the binary before t.Log output is shown.
+	fmt.Fprintf(os.Stderr, "TestChaos: seed %d (replay with EDGEGW_CHAOS_SEED=%d), %s per policy\n", seed, seed, dur)
+	t.Logf("seed %d, %s per policy", seed, dur)
+	for i, policy := range []string{"backpressure", "drop", "disconnect"} {
+		t.Run(policy, func(t *testing.T) { runChaos(t, policy, seed, uint64(i), dur) })
+	}
+}
+
+// chaosParams reads the seed (EDGEGW_CHAOS_SEED, else the clock) and the
+// run length per policy (EDGEGW_CHAOS_DURATION, else def; 1 s with -short).
+func chaosParams(t *testing.T, def time.Duration) (seed uint64, dur time.Duration) {
+	seed = uint64(time.Now().UnixNano())
 	if s := os.Getenv("EDGEGW_CHAOS_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -45,7 +57,7 @@ func TestChaos(t *testing.T) {
 		}
 		seed = v
 	}
-	dur := 4 * time.Second
+	dur = def
 	if testing.Short() {
 		dur = time.Second
 	}
@@ -56,12 +68,7 @@ func TestChaos(t *testing.T) {
 		}
 		dur = v
 	}
-	// On stderr too: a panic on a loop kills the binary before t.Log output is shown.
-	fmt.Fprintf(os.Stderr, "TestChaos: seed %d (replay with EDGEGW_CHAOS_SEED=%d), %s per policy\n", seed, seed, dur)
-	t.Logf("seed %d, %s per policy", seed, dur)
-	for i, policy := range []string{"backpressure", "drop", "disconnect"} {
-		t.Run(policy, func(t *testing.T) { runChaos(t, policy, seed, uint64(i), dur) })
-	}
+	return seed, dur
 }
 
 // chaosWatch is a subscriber checked for loss: subscribed before any

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -238,25 +237,7 @@ func TestFlushDelayCloseFlushesHeld(t *testing.T) {
 // them, disconnect closes connections that hold them). EDGEGW_CHAOS_SEED
 // and EDGEGW_CHAOS_DURATION apply as there (default 2s, 1s with -short).
 func TestChaosFlushDelay(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("EDGEGW_CHAOS_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("EDGEGW_CHAOS_SEED: %v", err)
-		}
-		seed = v
-	}
-	dur := 2 * time.Second
-	if testing.Short() {
-		dur = time.Second
-	}
-	if s := os.Getenv("EDGEGW_CHAOS_DURATION"); s != "" {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			t.Fatalf("EDGEGW_CHAOS_DURATION: %v", err)
-		}
-		dur = v
-	}
+	seed, dur := chaosParams(t, 2*time.Second)
 	delay := time.Duration(1+seed%5) * time.Millisecond
 	fmt.Fprintf(os.Stderr, "TestChaosFlushDelay: seed %d (replay with EDGEGW_CHAOS_SEED=%d), flush_delay %v, %s per policy\n", seed, seed, delay, dur)
 	for i, policy := range []string{"backpressure", "disconnect"} {

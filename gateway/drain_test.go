@@ -95,19 +95,7 @@ func newDrainRig(t *testing.T) *drainRig {
 // dialMQTT opens a raw MQTT 3.1.1 connection and reads its CONNACK.
 func (r *drainRig) dialMQTT(t *testing.T, id string) *rawConn {
 	t.Helper()
-	nc, err := net.Dial("tcp", r.g.Addr("tcp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	rc := &rawConn{Conn: nc, r: bufio.NewReader(nc)}
-	if _, err := rc.Write(connectPacket(4, id, 0, true)); err != nil {
-		t.Fatal(err)
-	}
-	if h, body, err := rc.readPacket(5 * time.Second); err != nil || h != 0x20 || len(body) != 2 || body[1] != 0 {
-		t.Fatalf("%s: CONNACK %x %x %v", id, h, body, err)
-	}
-	return rc
+	return coDial(t, r.g.Addr("tcp"), id)
 }
 
 // subscriber subscribes to drainTopic at QoS 1 and reads in a goroutine,
