@@ -141,3 +141,44 @@ func TestProtectProxyBan(t *testing.T) {
 		t.Fatalf("edgegw_bans %v", v)
 	}
 }
+
+// TestProtectProxySplitEveryByte: a PROXY v1 or v2 header followed by a
+// CONNECT, cut into two writes at every byte boundary (the second write
+// after the gateway had time to read the first), is read whole every time:
+// CONNACK 0, and no PROXY close counted.
+func TestProtectProxySplitEveryByte(t *testing.T) {
+	g := newTestGateway(t, func(c *Config) {
+		c.Listeners.ProxyProtocol = true
+		c.Listeners.ProxyTrusted = []string{"127.0.0.0/8"}
+	})
+	for _, v := range []struct {
+		name string
+		hdr  []byte
+	}{{"v1", proxyV1("198.51.100.9")}, {"v2", proxyV2("198.51.100.9")}} {
+		msg := append(append([]byte(nil), v.hdr...), connectPacket(4, "split", 30, true)...)
+		for k := 1; k < len(msg); k++ {
+			nc, err := net.Dial("tcp", g.Addr("tcp"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := nc.Write(msg[:k]); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Millisecond)
+			if _, err := nc.Write(msg[k:]); err != nil {
+				t.Fatal(err)
+			}
+			rc := &rawConn{Conn: nc, r: bufio.NewReader(nc)}
+			h, body, err := rc.readPacket(5 * time.Second)
+			nc.Close()
+			if err != nil || h != 0x20 || len(body) < 2 || body[1] != 0 {
+				t.Fatalf("%s cut at %d of %d: CONNACK %#x % x %v", v.name, k, len(msg), h, body, err)
+			}
+		}
+	}
+	for _, r := range []string{"proxy_signature", "proxy_incomplete", "proxy_untrusted"} {
+		if n := metric(t, g, `edgegw_proxy_closed_total{reason="`+r+`"}`); n != 0 {
+			t.Errorf("%s closes: %v, want 0", r, n)
+		}
+	}
+}
