@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -345,6 +347,15 @@ func runChaos(t *testing.T, policy string, seed, salt uint64, dur time.Duration,
 	}, quiet)
 	r := &chaosRun{g: g, addr: g.Addr("tcp"), seed: seed ^ salt<<56, policy: policy, stop: make(chan struct{}),
 		sent: map[int64]string{}, acked: map[int64]bool{}, ids: map[string]bool{}}
+	if a := g.Addr("tls"); a != "" {
+		pem, err := os.ReadFile(g.cfg.Listeners.TLSCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		r.tlsAddr, r.tlsCfg = a, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	}
 
 	watches := r.watch(t)
 	r.act(t, dur)

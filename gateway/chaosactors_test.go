@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -19,13 +20,17 @@ const (
 // chaosRun is one policy's run. Actors never touch testing.T: they count
 // into n and write notes, which the test reads after they all returned.
 type chaosRun struct {
-	g      *Gateway // for probes of the loops' side (chaosprobe_test.go)
-	addr   string
-	seed   uint64
-	policy string
-	stop   chan struct{} // closed when the actors must wind down
-	drain  atomic.Bool   // set at stop: slow consumers read at full speed
-	keys   atomic.Int64
+	g    *Gateway // for probes of the loops' side (chaosprobe_test.go)
+	addr string
+	// tlsAddr, when not "", is the TLS listener that about half the actors'
+	// connections use (tlsCfg trusts its certificate).
+	tlsAddr string
+	tlsCfg  *tls.Config
+	seed    uint64
+	policy  string
+	stop    chan struct{} // closed when the actors must wind down
+	drain   atomic.Bool   // set at stop: slow consumers read at full speed
+	keys    atomic.Int64
 
 	mu    sync.Mutex
 	sent  map[int64]string // tracked message key -> topic
@@ -110,7 +115,11 @@ func (r *chaosRun) connect(p chaosConnect, h chaosHooks, window int) *chaosClien
 			r.n.delayedWills.Add(1)
 		}
 	}
-	c, err := dialChaos(r.addr, p, h, window)
+	addr := r.addr
+	if r.tlsAddr != "" && (r.n.connects.Load()+int64(len(p.id)))%2 == 0 {
+		addr, p.tls = r.tlsAddr, r.tlsCfg // about half the connections, takeovers across transports included
+	}
+	c, err := dialChaos(addr, p, h, window)
 	if err != nil {
 		r.n.connectFails.Add(1)
 		r.note("connect %s v%d clean=%v: %v", p.id, p.version, p.clean, err)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,7 +22,8 @@ type chaosConnect struct {
 	keepAlive uint16 // seconds
 	recvMax   uint16 // v5 Receive Maximum; 0 = absent
 	will      *chaosWill
-	rcvBuf    int // the client socket's SO_RCVBUF; 0 = the system's
+	rcvBuf    int         // the client socket's SO_RCVBUF; 0 = the system's
+	tls       *tls.Config // dial the TLS listener with this configuration; nil = plain TCP
 }
 
 // chaosWill is a CONNECT's will.
@@ -151,6 +153,16 @@ func dialChaos(addr string, p chaosConnect, hooks chaosHooks, window int) (*chao
 	}
 	if p.rcvBuf > 0 {
 		_ = nc.(*net.TCPConn).SetReadBuffer(p.rcvBuf)
+	}
+	if p.tls != nil {
+		tc := tls.Client(nc, p.tls)
+		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			nc.Close()
+			return nil, err
+		}
+		_ = tc.SetDeadline(time.Time{})
+		nc = tc
 	}
 	c := &chaosClient{rawConn: &rawConn{Conn: nc, r: bufio.NewReader(nc)}, p: p, hooks: hooks,
 		pending: map[uint16]int64{}, window: make(chan struct{}, window),
@@ -412,7 +424,11 @@ func (c *chaosClient) disconnect(reason byte, expiry int64) {
 // abort closes the socket without DISCONNECT; rst sends a TCP RST.
 func (c *chaosClient) abort(rst bool) {
 	if rst {
-		_ = c.Conn.(*net.TCPConn).SetLinger(0)
+		nc := c.Conn
+		if tc, ok := nc.(*tls.Conn); ok {
+			nc = tc.NetConn() // an RST under the TLS session: no close_notify
+		}
+		_ = nc.(*net.TCPConn).SetLinger(0)
 	}
 	c.close()
 }

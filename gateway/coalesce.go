@@ -8,15 +8,18 @@ import "time"
 // so that the messages of several wakes leave in one writev.
 //
 // What is held: only bytes written by deliveries (deliverLocal: messages
-// routed on this loop or posted by another one) to a plain TCP connection.
+// routed on this loop or posted by another one), on every transport.
 // Everything the client waits on directly goes at the end of the wake, as
 // with flush_delay 0, and takes the held bytes before it, so order holds:
 // CONNACK, SUBACK/UNSUBACK and the retained messages of a SUBSCRIBE,
 // PINGRESP, PUBACK/PUBREC/PUBREL/PUBCOMP, messages a client's PUBACK let out
 // of its queue, pumped queue slices, retries, DISCONNECT and every close.
-// WebSocket and TLS connections are never held: their frames and records
-// are cut per flush (one ws frame, one run of records per writev), so
-// holding would change them; they flush at the end of every wake as before.
+// WebSocket frames and TLS records are cut when the output is flushed, not
+// when it is written: held messages leave in one WebSocket message (one
+// permessage-deflate compression) and one run of TLS records, so holding
+// saves their per-frame and per-record costs too. A WebSocket control frame
+// (pong, close) is written at once and may pass held data frames; RFC 6455
+// 5.4 lets control frames go between messages.
 //
 // Held bytes stay in the connection's session.Out (conn.out), so they count
 // in conn.pending, writeBacklog, over() and the output budget exactly as the
@@ -64,12 +67,12 @@ func (co *coalescer) trigger() int {
 }
 
 // settleDelivery is settle for output a delivery produced: with
-// engine.flush_delay > 0 a plain TCP connection that is not already due for
-// this wake's flush is held instead (see above). Loop-only.
+// engine.flush_delay > 0 a connection that is not already due for this
+// wake's flush is held instead (see above). Loop-only.
 func (c *conn) settleDelivery() {
 	l := c.l
 	d := l.g.cfg.Engine.FlushDelay.D()
-	if d <= 0 || c.ws || c.tls || c.dirty || c.state != stConnected || c.pending() == 0 ||
+	if d <= 0 || c.dirty || c.state != stConnected || c.pending() == 0 ||
 		c.pending() >= coalesceMaxBytes || l.g.draining.Load() {
 		c.settle()
 		return

@@ -2,13 +2,21 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"edgegw/mqttcodec"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/gorilla/websocket"
 )
 
 // coDial opens a raw MQTT 3.1.1 connection to addr and reads its CONNACK.
@@ -234,15 +242,160 @@ func TestFlushDelayCloseFlushesHeld(t *testing.T) {
 // consumers, abrupt closes, wills, no loss, no misroute, gauges back to 0)
 // with engine.flush_delay between 1 and 5 ms drawn from the seed, under
 // the policies that move held bytes most (backpressure parks acks on
-// them, disconnect closes connections that hold them). EDGEGW_CHAOS_SEED
+// them, disconnect closes connections that hold them), with about half
+// the clients over TLS (takeovers across transports included). EDGEGW_CHAOS_SEED
 // and EDGEGW_CHAOS_DURATION apply as there (default 2s, 1s with -short).
 func TestChaosFlushDelay(t *testing.T) {
 	seed, dur := chaosParams(t, 2*time.Second)
 	delay := time.Duration(1+seed%5) * time.Millisecond
 	fmt.Fprintf(os.Stderr, "TestChaosFlushDelay: seed %d (replay with EDGEGW_CHAOS_SEED=%d), flush_delay %v, %s per policy\n", seed, seed, delay, dur)
+	certFile, keyFile, _ := selfSigned(t)
 	for i, policy := range []string{"backpressure", "disconnect"} {
 		t.Run(policy, func(t *testing.T) {
-			runChaos(t, policy, seed, uint64(i)+16, dur, func(c *Config) { c.Engine.FlushDelay = Duration(delay) })
+			runChaos(t, policy, seed, uint64(i)+16, dur, func(c *Config) {
+				c.Engine.FlushDelay = Duration(delay)
+				// About half the clients over TLS: held output sealed into records late.
+				c.Listeners.TLS, c.Listeners.TLSCert, c.Listeners.TLSKey = "127.0.0.1:0", certFile, keyFile
+			})
 		})
+	}
+}
+
+// TestFlushDelayHoldsWSAndTLS: engine.flush_delay holds deliveries on every
+// transport. With 5ms, 60 messages published in separate wakes reach Paho
+// subscribers over ws, wss and tls and a gorilla client with
+// permessage-deflate, complete and in order, in far fewer flushes than
+// deliveries; the deflate client's messages are compressed once per flush
+// (fewer compressed WebSocket messages than deliveries). Without holding
+// these transports, every wake flushed each of them: about 240 flushes.
+func TestFlushDelayHoldsWSAndTLS(t *testing.T) {
+	const n, delay = 60, 5 * time.Millisecond
+	certFile, keyFile, pool := selfSigned(t)
+	g := newTestGateway(t, func(c *Config) {
+		c.Engine.FlushDelay = Duration(delay)
+		c.Listeners.WS, c.Listeners.WSS, c.Listeners.TLS = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+		c.Listeners.TLSCert, c.Listeners.TLSKey = certFile, keyFile
+	})
+	tlsCfg := &tls.Config{RootCAs: pool}
+	cols := map[string]*collector{}
+	for _, url := range []string{"ws://" + g.Addr("ws") + "/mqtt", "wss://" + g.Addr("wss") + "/mqtt", "tls://" + g.Addr("tls")} {
+		col := newCollector()
+		pc := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("co-" + url[:strings.Index(url, ":")]).
+			SetTLSConfig(tlsCfg).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second))
+		waitTok(t, pc.Connect(), url+" connect")
+		t.Cleanup(func() { pc.Disconnect(0) })
+		waitTok(t, pc.Subscribe("co/t", 0, col.handler), url+" subscribe")
+		cols[url] = col
+	}
+	d := websocket.Dialer{Subprotocols: []string{"mqtt"}, EnableCompression: true, HandshakeTimeout: 5 * time.Second}
+	wc, resp, err := d.Dial("ws://"+g.Addr("ws")+"/mqtt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	t.Cleanup(func() { wc.Close() })
+	if got := resp.Header.Get("Sec-WebSocket-Extensions"); got != deflateAnswer {
+		t.Fatalf("deflate answer %q", got)
+	}
+	zc := &wsClient{Conn: wc}
+	zc.connect(t, 4, "co-deflate", 0)
+	zc.send(t, frame(0x82, append(appendStr([]byte{0, 1}, "co/t"), 0)))
+	if pkts, _ := zc.read(t, 1); pkts[0][0] != 0x90 {
+		t.Fatalf("SUBACK %x", pkts)
+	}
+	pub := coDial(t, g.Addr("tcp"), "co-pub")
+	time.Sleep(50 * time.Millisecond) // every setup flush folded (tick 10ms)
+	w0, d0 := flushCounts(g)
+	z0 := metric(t, g, `edgegw_ws_deflate_messages_total{dir="out"}`)
+	zdone := make(chan error, 1)
+	go func() {
+		var stream [][]byte
+		for len(stream) < n {
+			if err := wc.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				zdone <- err
+				return
+			}
+			_, data, err := wc.ReadMessage()
+			if err != nil {
+				zdone <- fmt.Errorf("deflate client after %d messages: %v", len(stream), err)
+				return
+			}
+			for len(data) > 0 {
+				size, err := mqttcodec.PacketSize(data, 0)
+				if err != nil || size > len(data) {
+					zdone <- fmt.Errorf("deflate client: a message that is not whole MQTT packets: %x", data)
+					return
+				}
+				stream = append(stream, data[:size])
+				data = data[size:]
+			}
+		}
+		for i, p := range stream {
+			if want := publishV3(0, 0, "co/t", jsonTelemetry(i)); !bytes.Equal(p, want) {
+				zdone <- fmt.Errorf("deflate client: message %d is %x, want %x", i, p, want)
+				return
+			}
+		}
+		zdone <- nil
+	}()
+	start := time.Now()
+	for i := range n {
+		if _, err := pub.Write(frame(0x30, append(appendStr(nil, "co/t"), jsonTelemetry(i)...))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(250 * time.Microsecond) // a wake per message
+	}
+	span := time.Since(start)
+	for _, col := range cols {
+		for i := range n {
+			col.expect(t, "co/t", string(jsonTelemetry(i)))
+		}
+	}
+	if err := <-zdone; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	w1, d1 := flushCounts(g)
+	flushes, delayed := (w1-w0)+(d1-d0), d1-d0
+	zout := int(metric(t, g, `edgegw_ws_deflate_messages_total{dir="out"}`) - z0)
+	t.Logf("flush_delay %v: %d messages to 4 subscribers over %v left in %d flushes (%d at the deadline); the deflate client got %d compressed messages",
+		delay, n, span.Round(time.Millisecond), flushes, delayed, zout)
+	if limit := 4 * (uint64(span/delay) + 3); flushes > limit || delayed == 0 {
+		t.Errorf("%d flushes (%d delayed) for 4 x %d deliveries over %v, want at most %d", flushes, delayed, n, span, limit)
+	}
+	if zout < 1 || zout > n/2 {
+		t.Errorf("%d compressed messages for %d deliveries to the deflate client, want between 1 and %d", zout, n, n/2)
+	}
+}
+
+// TestFlushDelayWSCloseAfterHeld: a WebSocket client that sends a close
+// frame while a message for it is held still receives the message, and
+// then the echo of its close (held data goes before the echo: after a
+// close frame no data frame may follow, RFC 6455 5.5.1).
+func TestFlushDelayWSCloseAfterHeld(t *testing.T) {
+	g := newTestGateway(t, func(c *Config) {
+		c.Engine.FlushDelay = Duration(100 * time.Millisecond)
+		c.Listeners.WS = "127.0.0.1:0"
+	})
+	c := dialWS(t, g.Addr("ws"))
+	c.connect(t, 4, "co-ws-close", 0)
+	c.send(t, frame(0x82, append(appendStr([]byte{0, 1}, "co/c"), 0)))
+	if pkts, _ := c.read(t, 1); pkts[0][0] != 0x90 {
+		t.Fatalf("SUBACK %x", pkts)
+	}
+	pub := coDial(t, g.Addr("tcp"), "co-ws-pub")
+	if _, err := pub.Write(coPublish("co/c", "held")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // routed and held (100 ms)
+	if err := c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	pkts, cerr := c.read(t, 0)
+	if len(pkts) != 1 || !bytes.Equal(pkts[0], coPublish("co/c", "held")) {
+		t.Fatalf("before the close echo: %x, want the held PUBLISH", pkts)
+	}
+	if cerr == nil || cerr.Code != websocket.CloseNormalClosure {
+		t.Fatalf("close echo %v, want 1000", cerr)
 	}
 }
