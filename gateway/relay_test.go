@@ -310,7 +310,10 @@ func (ps proxies) snapshot() (map[string]bool, int, map[string][]string) {
 // first of the upstream's two addresses (mosquitto) is killed for good:
 // the pool fails over to the second, and every message a device saw
 // acknowledged was acknowledged by one of the two upstreams, in order per
-// topic.
+// topic. The same load through a mosquitto bridge with the same two
+// addresses (an edge mosquitto, which acknowledges on receipt, bridging to
+// two fresh upstreams; the first killed) is measured in the same test for
+// comparison; its figures are logged, not asserted.
 func TestRelayFaultFailover(t *testing.T) {
 	const devices, interval, dur = 50, 40 * time.Millisecond, 1500 * time.Millisecond
 	a, b := startMosquitto(t, freePort(t), ""), startMosquitto(t, freePort(t), "")
@@ -335,6 +338,60 @@ func TestRelayFaultFailover(t *testing.T) {
 	}
 	if f.acknowledged < devices*int(dur/interval)*9/10 {
 		t.Errorf("only %d messages acknowledged: the relay did not recover", f.acknowledged)
+	}
+
+	// The same load through a mosquitto bridge with the same two addresses
+	// (round_robin false: the first is the main one, the second its
+	// fallback), each a fresh mosquitto behind its own proxy.
+	a2, b2 := startMosquitto(t, freePort(t), ""), startMosquitto(t, freePort(t), "")
+	pa2, pb2 := startWireProxy(t, a2.addr), startWireProxy(t, b2.addr)
+	edge := startMosquitto(t, freePort(t), "log_type notice\nconnection up\naddress "+pa2.addr()+" "+pb2.addr()+"\ntopic telemetry/# out 1\nrestart_timeout 1\n")
+	probe := mqttAt(t, edge.addr, "bridge-probe", nil)
+	eventually(t, "the mosquitto bridge up on the first address", func() bool {
+		waitTok(t, probe.Publish("telemetry/probe", 1, false, "probe"), "probe")
+		acked, _, _ := pa2.snapshot()
+		return acked["probe"]
+	})
+	// How long the bridge takes to fail over: from the kill to the first
+	// acknowledgement at the second address.
+	failover, stop := make(chan time.Duration, 1), make(chan struct{})
+	kill := func() {
+		a2.kill()
+		k := time.Now()
+		go func() {
+			for {
+				if acked, _, _ := pb2.snapshot(); len(acked) > 0 {
+					failover <- time.Since(k)
+					return
+				}
+				select {
+				case <-stop:
+					close(failover)
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+	}
+	// mosquitto 2.0.11 reaches the second address about 6 s after the
+	// first dies (it retries about every 5 s whatever restart_timeout
+	// says), so nothing arrives for that long: 10 s of quiet (faultLoad
+	// settles for 12 s at most) before counting what arrived. (About 12 s
+	// after failing over it tries the first address again, which the proxy
+	// still accepts: later than this run.)
+	bridge := faultLoad(t, edge.addr, proxies{pa2, pb2}, devices, interval, dur, 400*time.Millisecond, 400*time.Millisecond, 10*time.Second, kill, func() {})
+	close(stop)
+	t.Logf("mosquitto bridge, failover: %v", bridge)
+	if d, ok := <-failover; ok {
+		t.Logf("mosquitto bridge: first acknowledgement at the second address %v after the kill", d.Round(10*time.Millisecond))
+	} else {
+		var log []string
+		for _, l := range strings.Split(edge.out.String(), "\n") {
+			if !strings.Contains(l, "New connection") && !strings.Contains(l, "New client") {
+				log = append(log, l)
+			}
+		}
+		t.Logf("mosquitto bridge: never reached the second address; its log:\n%s", strings.Join(log, "\n"))
 	}
 }
 
