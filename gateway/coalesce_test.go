@@ -287,17 +287,8 @@ func TestFlushDelayHoldsWSAndTLS(t *testing.T) {
 		waitTok(t, pc.Subscribe("co/t", 0, col.handler), url+" subscribe")
 		cols[url] = col
 	}
-	d := websocket.Dialer{Subprotocols: []string{"mqtt"}, EnableCompression: true, HandshakeTimeout: 5 * time.Second}
-	wc, resp, err := d.Dial("ws://"+g.Addr("ws")+"/mqtt", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	t.Cleanup(func() { wc.Close() })
-	if got := resp.Header.Get("Sec-WebSocket-Extensions"); got != deflateAnswer {
-		t.Fatalf("deflate answer %q", got)
-	}
-	zc := &wsClient{Conn: wc}
+	zc := dialGorillaDeflate(t, g.Addr("ws"))
+	wc := zc.Conn
 	zc.connect(t, 4, "co-deflate", 0)
 	zc.send(t, frame(0x82, append(appendStr([]byte{0, 1}, "co/t"), 0)))
 	if pkts, _ := zc.read(t, 1); pkts[0][0] != 0x90 {

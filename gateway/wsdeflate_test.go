@@ -223,22 +223,29 @@ func TestWSDeflateBadInput(t *testing.T) {
 	}
 }
 
-// TestWSDeflateGorilla: gorilla/websocket, a third-party client, negotiates
-// permessage-deflate (it offers both no_context_takeover parameters) and
-// runs MQTT with compressed frames both ways, counted by the gateway.
-func TestWSDeflateGorilla(t *testing.T) {
-	g := newTestGateway(t, func(c *Config) { c.Listeners.WS = "127.0.0.1:0" })
+// dialGorillaDeflate opens a gorilla/websocket client that offers
+// permessage-deflate to the ws listener at addr, and checks the answer.
+func dialGorillaDeflate(t *testing.T, addr string) *wsClient {
+	t.Helper()
 	d := websocket.Dialer{Subprotocols: []string{"mqtt"}, EnableCompression: true, HandshakeTimeout: 5 * time.Second}
-	wc, resp, err := d.Dial("ws://"+g.Addr("ws")+"/mqtt", nil)
+	wc, resp, err := d.Dial("ws://"+addr+"/mqtt", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	t.Cleanup(func() { wc.Close() })
 	if got := resp.Header.Get("Sec-WebSocket-Extensions"); got != deflateAnswer {
-		t.Fatalf("answer %q", got)
+		t.Fatalf("deflate answer %q", got)
 	}
-	c := &wsClient{Conn: wc}
+	return &wsClient{Conn: wc}
+}
+
+// TestWSDeflateGorilla: gorilla/websocket, a third-party client, negotiates
+// permessage-deflate (it offers both no_context_takeover parameters) and
+// runs MQTT with compressed frames both ways, counted by the gateway.
+func TestWSDeflateGorilla(t *testing.T) {
+	g := newTestGateway(t, func(c *Config) { c.Listeners.WS = "127.0.0.1:0" })
+	c := dialGorillaDeflate(t, g.Addr("ws"))
 	c.connect(t, 4, "gorilla-z", 0)
 	c.send(t, frame(0x82, append([]byte{0, 1, 0, 3}, "g/z\x00"...)))
 	if pkts, _ := c.read(t, 1); pkts[0][0] != 0x90 {
