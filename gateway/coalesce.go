@@ -17,9 +17,10 @@ import "time"
 // WebSocket frames and TLS records are cut when the output is flushed, not
 // when it is written: held messages leave in one WebSocket message (one
 // permessage-deflate compression) and one run of TLS records, so holding
-// saves their per-frame and per-record costs too. A WebSocket control frame
-// (pong, close) is written at once and may pass held data frames; RFC 6455
-// 5.4 lets control frames go between messages.
+// saves their per-frame and per-record costs too. A pong is written at once
+// and may pass held data frames (RFC 6455 5.4 lets control frames go between
+// messages); the echo of a client's close frame goes after them, since no
+// data frame may follow a close (feedWS flushes first).
 //
 // Held bytes stay in the connection's session.Out (conn.out), so they count
 // in conn.pending, writeBacklog, over() and the output budget exactly as the

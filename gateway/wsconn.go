@@ -223,8 +223,8 @@ func (c *conn) feedWS(w *wsConn, raw byteSource) (more bool) {
 	switch {
 	case err == nil:
 	case err == ws.ErrPeerClosed:
-		if c.coalescing {
-			c.flush() // held messages go before the close echo (coalesce.go)
+		if c.pending() > 0 {
+			c.flush() // held and unflushed messages go before the close echo (coalesce.go)
 		}
 		w.closeSent = true // ctrl ends with the echo of the client's close
 	case errors.As(err, &cerr):
