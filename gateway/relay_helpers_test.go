@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -189,11 +190,16 @@ type wireProxy struct {
 	ln      net.Listener
 	target  string
 	stalled atomic.Bool
+	refuse  atomic.Bool // close every connection as it is accepted (the upstream looks down)
+	// drop, when set, is asked for every packet from the upstream: true
+	// keeps it from the client (set before the first connection).
+	drop func(frame []byte) bool
 
 	mu     sync.Mutex
 	resume chan struct{}
 	conns  []net.Conn
 	pubs   []wirePub      // every PUBLISH towards the upstream, in arrival order
+	rels   []uint16       // the packet identifier of every PUBREL towards the upstream
 	acked  map[string]int // payload -> PUBACKs from the upstream
 	counts map[string]int // payload -> PUBLISH packets towards the upstream
 }
@@ -201,6 +207,7 @@ type wireProxy struct {
 type wirePub struct {
 	topic, payload string
 	dup            bool
+	id             uint16
 }
 
 func startWireProxy(t testing.TB, target string) *wireProxy {
@@ -222,6 +229,10 @@ func (p *wireProxy) accept() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		if p.refuse.Load() {
+			c.Close()
+			continue
 		}
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
@@ -258,7 +269,24 @@ func (p *wireProxy) pipe(src, dst net.Conn, s *wireSession, fromClient bool) {
 			p.mu.Unlock()
 			<-ch
 		}
-		if n > 0 {
+		if n > 0 && !fromClient && p.drop != nil {
+			// Packet by packet, without those drop wants gone.
+			pending = append(pending, buf[:n]...)
+			for {
+				size, err := mqttcodec.PacketSize(pending, 0)
+				if err != nil || size > len(pending) {
+					break
+				}
+				f := pending[:size]
+				s.decode(f, false)
+				if !p.drop(f) {
+					if _, werr := dst.Write(f); werr != nil {
+						return
+					}
+				}
+				pending = pending[size:]
+			}
+		} else if n > 0 {
 			pending = append(pending, buf[:n]...)
 			pending = s.decode(pending, fromClient)
 			if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -290,12 +318,19 @@ func (s *wireSession) decode(b []byte, fromClient bool) []byte {
 			var pk mqttcodec.Publish
 			if fromClient && mqttcodec.DecodePublish(f, v, &pk) == nil {
 				s.p.mu.Lock()
-				s.p.pubs = append(s.p.pubs, wirePub{string(pk.Topic), string(pk.Payload), pk.Dup})
+				s.p.pubs = append(s.p.pubs, wirePub{string(pk.Topic), string(pk.Payload), pk.Dup, pk.PacketID})
 				s.p.counts[string(pk.Payload)]++
 				s.p.mu.Unlock()
 				s.mu.Lock()
 				s.ids[pk.PacketID] = string(pk.Payload)
 				s.mu.Unlock()
+			}
+		case mqttcodec.PUBREL:
+			var a mqttcodec.Ack
+			if fromClient && mqttcodec.DecodeAck(f, v, &a) == nil {
+				s.p.mu.Lock()
+				s.p.rels = append(s.p.rels, a.PacketID)
+				s.p.mu.Unlock()
 			}
 		case mqttcodec.PUBACK:
 			var a mqttcodec.Ack
@@ -329,6 +364,25 @@ func (p *wireProxy) unstall() {
 	p.mu.Lock()
 	close(p.resume)
 	p.mu.Unlock()
+}
+
+// cut closes the proxied connections and keeps listening: the client
+// reconnects (to what refuse lets through).
+func (p *wireProxy) cut() {
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
+}
+
+// wire returns what reached the upstream: PUBLISH packets and PUBREL
+// identifiers, in arrival order.
+func (p *wireProxy) wire() ([]wirePub, []uint16) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.pubs), slices.Clone(p.rels)
 }
 
 func (p *wireProxy) close() {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"regexp"
@@ -42,7 +43,14 @@ type Upstream struct {
 	KeyFile      string   `toml:"key_file"`    //
 	ServerName   string   `toml:"server_name"` // TLS server name; default: the address's host
 	KeepAlive    Duration `toml:"keepalive"`   // MQTT keep alive; default "30s"; whole seconds, 1s..65535s
-	Pool         int      `toml:"pool"`        // connections to this upstream; default 4; 1..64
+	// SessionExpiry > 0 keeps each pooled connection's upstream session
+	// across reconnects (v5 Session Expiry Interval; v3.1.1 clean session
+	// 0, the broker's own expiry applies): messages for its subscriptions
+	// published while the link is down are delivered when it comes back.
+	// 0 (default): every connection starts clean. Whole seconds, at most
+	// 4294967295s.
+	SessionExpiry Duration `toml:"session_expiry"`
+	Pool          int      `toml:"pool"` // connections to this upstream; default 4; 1..64
 	// SourceAddresses are local IPs to bind, connection i on
 	// SourceAddresses[i % len] (more 4-tuples towards one upstream).
 	SourceAddresses []string `toml:"source_addresses"`
@@ -161,6 +169,9 @@ func (c *Config) validateRelay(bad func(key, format string, a ...any)) {
 		}
 		if ka := u.KeepAlive.D(); ka < time.Second || ka%time.Second != 0 || ka > 65535*time.Second {
 			bad(k("keepalive"), "must be whole seconds between 1s and 65535s, got %s", ka)
+		}
+		if se := u.SessionExpiry.D(); se < 0 || se%time.Second != 0 || se > math.MaxUint32*time.Second {
+			bad(k("session_expiry"), "must be whole seconds between 0s and 4294967295s, got %s", se)
 		}
 		for j, s := range u.SourceAddresses {
 			if _, err := netip.ParseAddr(s); err != nil {

@@ -19,6 +19,7 @@ username = ""
 password = ""
 tls = false
 keepalive = "30s"
+session_expiry = "1h"
 pool = 4
 source_addresses = []
 forward = ["telemetry/#"]
@@ -43,9 +44,12 @@ forward = ["metrics/#"]
 	if n := len(cfg.Relay.Upstream); n != 2 {
 		t.Fatalf("%d upstreams, want 2", n)
 	}
+	if se := cfg.Relay.Upstream[0].SessionExpiry.D(); se != time.Hour {
+		t.Fatalf("session_expiry %v, want 1h", se)
+	}
 	u := cfg.Relay.Upstream[1].Resolved()
 	if u.Pool != DefaultRelayPool || u.KeepAlive.D() != 30*time.Second || u.QoS() != 2 || u.BufferMessages != 100000 ||
-		u.BufferBytes != 64<<20 || u.ClientID != DefaultRelayClientID || u.Protocol != 4 {
+		u.BufferBytes != 64<<20 || u.ClientID != DefaultRelayClientID || u.Protocol != 4 || u.SessionExpiry != 0 {
 		t.Fatalf("defaults not applied: %+v", u)
 	}
 }
@@ -79,6 +83,10 @@ func TestRelayValidation(t *testing.T) {
 			"config.toml:1: relay.upstream[0].forward: no forward and no import rule"},
 		{"duplicate-name", "[[relay.upstream]]\nname = \"u\"\naddresses = [\"h:1\"]\nforward = [\"t/#\"]\n[[relay.upstream]]\nname = \"u\"\naddresses = [\"h:2\"]\nforward = [\"s/#\"]\n",
 			"config.toml:6: relay.upstream[1].name: \"u\" is also relay.upstream[0]'s name"},
+		{"session-expiry-fraction", "[[relay.upstream]]\nname = \"u\"\naddresses = [\"h:1\"]\nforward = [\"t/#\"]\nsession_expiry = \"1500ms\"\n",
+			"config.toml:5: relay.upstream[0].session_expiry: must be whole seconds between 0s and 4294967295s, got 1.5s"},
+		{"session-expiry-negative", "[[relay.upstream]]\nname = \"u\"\naddresses = [\"h:1\"]\nforward = [\"t/#\"]\nsession_expiry = \"-1s\"\n",
+			"config.toml:5: relay.upstream[0].session_expiry: must be whole seconds"},
 		{"tls-keys-without-tls", "[[relay.upstream]]\nname = \"u\"\naddresses = [\"h:1\"]\nforward = [\"t/#\"]\nca_file = \"/ca.pem\"\n",
 			"config.toml:5: relay.upstream[0].ca_file: needs tls = true"},
 	} {

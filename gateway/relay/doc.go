@@ -67,10 +67,25 @@
 // refusal); it is counted as dropped, reason "rejected". Messages held when
 // the relay closes are never released: their devices were not acknowledged.
 //
-// Upstream sessions start clean: after a reconnect the relay resubscribes
-// its current set (paced: one SUBSCRIBE of at most 64 filters at a time) and
-// resends what was not acknowledged. Upstream messages published while the
-// link was down are not imported.
+// Upstream sessions start clean by default: after a reconnect the relay
+// resubscribes its current set (paced: one SUBSCRIBE of at most 64 filters
+// at a time) and resends what was not acknowledged, under new packet
+// identifiers; upstream messages published while the link was down are not
+// imported. With session_expiry > 0 each pooled connection keeps its
+// session (v5 Session Expiry Interval; 3.1.1 clean session 0): the first
+// connection after a start, and the first to another address after a
+// failover, is clean (the QoS 2 identifiers an old session there holds are
+// unknown to us, and one it still held would swallow a new message; 3.1.1
+// connects clean, disconnects, and connects again with clean session 0),
+// later ones resume it. When the CONNACK says the session is
+// present the relay finishes its flows there [MQTT-4.4.0-1]: PUBREL again
+// for QoS 2 messages whose PUBREC came, every other unacknowledged message
+// again with DUP under its packet identifier, in send order; the queued
+// subscription changes stand (the upstream kept the subscriptions) and the
+// inbound QoS 2 identifiers awaiting PUBREL are kept, so a resent inbound
+// message is not imported twice. What the upstream queued for the
+// subscriptions while the link was down arrives. When it is not present
+// (expired, another broker after a failover) the clean path applies.
 //
 // # Subscription aggregation
 //

@@ -63,7 +63,8 @@ type link struct {
 	ctrl   []byte            // encoded packets for the writer (acks of imports, PUBREL)
 	ops    []subOp           // subscription changes not yet sent
 	opID   uint16            // SUBSCRIBE/UNSUBSCRIBE awaiting its ack (0x8000..); 0 = none
-	opSent [][]byte          // its filters (logs)
+	opSent [][]byte          // its filters (logs; sent again when a kept session resumes)
+	opUns  bool              // it is an UNSUBSCRIBE
 	nextOp uint16            //
 	nc     net.Conn          // current connection, for closeConn
 	state  linkState         //
@@ -72,6 +73,7 @@ type link struct {
 
 	// writer goroutine only
 	bo        backoff
+	kept      string // session_expiry > 0: the address whose upstream holds a session of ours from an earlier connection
 	wbuf      []byte
 	tbuf      []byte
 	take      []*entry
@@ -180,10 +182,10 @@ func (k *link) run() {
 		a := addrs[ai]
 		k.healthy.Store(false)
 		k.setState(stateConnecting, a, nil)
-		nc, rest, err := k.connect(a)
+		nc, rest, present, err := k.connect(a)
 		if err == nil {
 			k.u.m.connects.Inc()
-			err = k.serve(nc, rest, a)
+			err = k.serve(nc, rest, a, present)
 		}
 		if k.u.closing() {
 			break
@@ -207,15 +209,54 @@ func (k *link) run() {
 }
 
 // connect dials a, runs TLS when configured, sends CONNECT and reads the
-// CONNACK. It returns the connection and the bytes read past the CONNACK.
-func (k *link) connect(a string) (net.Conn, []byte, error) {
+// CONNACK. It returns the connection, the bytes read past the CONNACK and
+// whether the upstream resumed our session (session_expiry > 0 only).
+//
+// Sessions kept (session_expiry > 0): the first connection after a start,
+// and the first to an address after a failover, is clean (identifiers the
+// old session there holds are unknown to us, and a QoS 2 one it still holds
+// would swallow a new message of ours under it); later ones resume. A v5 clean start with a Session Expiry
+// Interval already leaves a session that outlives the connection; 3.1.1
+// has no such thing, so there the clean connection is closed at once with
+// DISCONNECT and a second one, clean session 0, starts the kept session.
+func (k *link) connect(a string) (net.Conn, []byte, bool, error) {
 	u := k.u
 	ctx, cancel := context.WithTimeout(u.ctx, u.opt.DialTimeout) // Close cancels u.ctx
 	defer cancel()
+	clean := !k.persist() || k.kept != a
+	if clean && k.persist() && u.version != mqttcodec.V5 {
+		nc, err := k.dial(ctx, a)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if _, _, err := k.handshake(ctx, nc, a, true); err != nil {
+			return nil, nil, false, err
+		}
+		_, _ = nc.Write(mqttcodec.AppendDisconnect(nil, u.version, &mqttcodec.Disconnect{}))
+		_ = nc.Close()
+		clean = false
+	}
+	nc, err := k.dial(ctx, a)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	rest, present, err := k.handshake(ctx, nc, a, clean)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if k.persist() {
+		k.kept = a
+	}
+	return nc, rest, present && !clean, nil
+}
+
+// dial opens a TCP (and TLS) connection to a and makes it the current one.
+func (k *link) dial(ctx context.Context, a string) (net.Conn, error) {
+	u := k.u
 	d := net.Dialer{LocalAddr: k.src}
 	nc, err := d.DialContext(ctx, "tcp", a)
 	if err != nil {
-		return nil, nil, wrap(downDial, "relay: cannot dial "+a, err)
+		return nil, wrap(downDial, "relay: cannot dial "+a, err)
 	}
 	if u.tlsCfg != nil {
 		cfg := u.tlsCfg.Clone()
@@ -225,7 +266,7 @@ func (k *link) connect(a string) (net.Conn, []byte, error) {
 		tc := tls.Client(nc, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = nc.Close()
-			return nil, nil, wrap(downTLS, "relay: TLS handshake with "+a, err)
+			return nil, wrap(downTLS, "relay: TLS handshake with "+a, err)
 		}
 		nc = tc
 	}
@@ -234,13 +275,21 @@ func (k *link) connect(a string) (net.Conn, []byte, error) {
 	k.mu.Unlock()
 	if u.closing() {
 		_ = nc.Close()
-		return nil, nil, errClosing
+		return nil, errClosing
 	}
+	return nc, nil
+}
+
+// handshake sends our CONNECT on nc and reads the CONNACK (nc is closed on
+// failure). It returns the bytes read past the CONNACK and its Session
+// Present flag.
+func (k *link) handshake(ctx context.Context, nc net.Conn, a string, clean bool) ([]byte, bool, error) {
+	u := k.u
 	deadline, _ := ctx.Deadline()
 	_ = nc.SetDeadline(deadline)
-	if _, err := nc.Write(k.appendConnect(k.wbuf[:0])); err != nil {
+	if _, err := nc.Write(k.appendConnect(k.wbuf[:0], clean)); err != nil {
 		_ = nc.Close()
-		return nil, nil, wrap(downClosed, "relay: cannot send CONNECT", err)
+		return nil, false, wrap(downClosed, "relay: cannot send CONNECT", err)
 	}
 	buf := make([]byte, 0, 512)
 	for {
@@ -249,30 +298,30 @@ func (k *link) connect(a string) (net.Conn, []byte, error) {
 			ca := mqttcodec.Connack{}
 			if mqttcodec.TypeOf(buf) != mqttcodec.CONNACK {
 				_ = nc.Close()
-				return nil, nil, errNotConnack
+				return nil, false, errNotConnack
 			}
 			if err := mqttcodec.DecodeConnack(buf[:size], u.version, &ca); err != nil {
 				_ = nc.Close()
-				return nil, nil, wrap(downProtocol, errBadFrame.msg, err)
+				return nil, false, wrap(downProtocol, errBadFrame.msg, err)
 			}
 			if ca.Reason != mqttcodec.Success {
 				_ = nc.Close()
-				return nil, nil, refusedError(u.version, ca.Reason)
+				return nil, false, refusedError(u.version, ca.Reason)
 			}
 			k.negotiate(&ca)
 			_ = nc.SetDeadline(time.Time{})
-			return nc, append([]byte(nil), buf[size:]...), nil
+			return append([]byte(nil), buf[size:]...), ca.SessionPresent, nil
 		}
 		if err != nil && err != mqttcodec.ErrNeedMore {
 			_ = nc.Close()
 			if mqttcodec.TypeOf(buf) != mqttcodec.CONNACK {
-				return nil, nil, errNotConnack
+				return nil, false, errNotConnack
 			}
-			return nil, nil, wrap(downProtocol, errBadFrame.msg, err)
+			return nil, false, wrap(downProtocol, errBadFrame.msg, err)
 		}
 		if len(buf) == cap(buf) {
 			_ = nc.Close()
-			return nil, nil, errNotConnack
+			return nil, false, errNotConnack
 		}
 		n, rerr := nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -281,24 +330,28 @@ func (k *link) connect(a string) (net.Conn, []byte, error) {
 			var ne net.Error
 			switch {
 			case u.closing():
-				return nil, nil, errClosing
+				return nil, false, errClosing
 			case errors.As(rerr, &ne) && ne.Timeout():
-				return nil, nil, errConnackTimeout
+				return nil, false, errConnackTimeout
 			case errors.Is(rerr, io.EOF):
-				return nil, nil, wrap(downClosed, "relay: closed before CONNACK", rerr)
+				return nil, false, wrap(downClosed, "relay: closed before CONNACK", rerr)
 			}
-			return nil, nil, wrap(downClosed, "relay: before CONNACK", rerr)
+			return nil, false, wrap(downClosed, "relay: before CONNACK", rerr)
 		}
 	}
 }
 
-// appendConnect encodes our CONNECT: clean start (see the package doc),
+// persist reports whether upstream sessions are kept (session_expiry > 0).
+func (k *link) persist() bool { return k.u.cfg.SessionExpiry > 0 }
+
+// appendConnect encodes our CONNECT: clean start or not (see connect),
 // keep alive, credentials; v5: Receive Maximum importWindow, our Maximum
-// Packet Size, no topic aliases.
-func (k *link) appendConnect(dst []byte) []byte {
+// Packet Size, no topic aliases, the Session Expiry Interval when sessions
+// are kept.
+func (k *link) appendConnect(dst []byte, clean bool) []byte {
 	u := k.u
 	c := mqttcodec.Connect{
-		Version: u.version, CleanStart: true, ClientID: k.id,
+		Version: u.version, CleanStart: clean, ClientID: k.id,
 		KeepAlive: uint16(u.cfg.KeepAlive.D() / time.Second),
 	}
 	if u.cfg.Username != "" {
@@ -312,6 +365,10 @@ func (k *link) appendConnect(dst []byte) []byte {
 		c.Props.Set(mqttcodec.PropReceiveMaximum)
 		c.Props.MaximumPacketSize = uint32(u.opt.MaxPacket)
 		c.Props.Set(mqttcodec.PropMaximumPacketSize)
+		if k.persist() {
+			c.Props.SessionExpiry = uint32(u.cfg.SessionExpiry.D() / time.Second)
+			c.Props.Set(mqttcodec.PropSessionExpiry)
+		}
 	}
 	return mqttcodec.AppendConnect(dst, &c)
 }
@@ -348,15 +405,20 @@ func (k *link) negotiate(ca *mqttcodec.Connack) {
 }
 
 // serve runs one established connection until it fails or Close: it
-// resumes (held messages first, in order, then resubscription), starts the
-// reader, and writes until either side ends. It returns why the connection
-// ended; the reader has returned by then.
-func (k *link) serve(nc net.Conn, rest []byte, a string) error {
+// resumes (held messages first, in order, then resubscription; or the kept
+// session when present), starts the reader, and writes until either side
+// ends. It returns why the connection ended; the reader has returned by
+// then.
+func (k *link) serve(nc net.Conn, rest []byte, a string, present bool) error {
 	now := time.Now()
 	k.lastRead.Store(now.UnixNano())
 	k.setState(stateConnected, a, nil)
-	k.resume()
-	k.in2 = map[uint16]bool{}
+	if present {
+		k.resumeSession()
+	} else {
+		k.resume()
+		k.in2 = map[uint16]bool{}
+	}
 	readerDone := make(chan error, 1)
 	go func() { readerDone <- k.read(nc, rest, a) }()
 	ka := k.sess.keepAlive
@@ -423,9 +485,10 @@ func (k *link) coalesce() {
 	}
 }
 
-// resume prepares a new connection: the messages in flight on the last one
-// go back to the head of the queue, in their order (resent with DUP), and
-// the subscription changes are replaced by the current upstream set.
+// resume prepares a new connection with a new session: the messages in
+// flight on the last one go back to the head of the queue, in their order
+// (resent with DUP, under new packet identifiers), and the subscription
+// changes are replaced by the current upstream set.
 func (k *link) resume() {
 	k.mu.Lock()
 	var again []*entry
@@ -446,6 +509,51 @@ func (k *link) resume() {
 	k.opID, k.opSent = 0, nil
 	k.mu.Unlock()
 	k.u.agg.resubscribe(k)
+}
+
+// resumeSession prepares a new connection on which the upstream resumed our
+// session [MQTT-4.4.0-1]: a QoS 2 message whose PUBREC came gets its PUBREL
+// again, in PUBREC order; every other message in flight goes back to the
+// head of the queue in send order and is resent with DUP under its packet
+// identifier (it stays in live: the window counts it). The upstream still
+// holds our subscriptions: the changes queued meanwhile stand, and one sent
+// without its acknowledgement goes again first. Inbound QoS 2 state (in2)
+// is kept, so a PUBLISH the upstream resends is not imported twice.
+func (k *link) resumeSession() {
+	u := k.u
+	k.mu.Lock()
+	var again, rel []*entry
+	for _, e := range k.order {
+		switch {
+		case e.done:
+		case e.rec:
+			rel = append(rel, e)
+		default:
+			again = append(again, e)
+		}
+	}
+	clear(k.order)
+	k.order = append(k.order[:0], rel...)
+	k.ctrl = k.ctrl[:0]
+	for _, e := range rel {
+		k.ctrl = mqttcodec.AppendAck(k.ctrl, u.version, &mqttcodec.Ack{Type: mqttcodec.PUBREL, PacketID: e.id})
+	}
+	if len(again) > 0 {
+		k.queue = append(again, k.queue[k.qhead:]...)
+		k.qhead = 0
+	}
+	if k.opID != 0 {
+		redo := make([]subOp, 0, len(k.opSent)+len(k.ops))
+		for _, f := range k.opSent {
+			redo = append(redo, subOp{unsub: k.opUns, filter: f})
+		}
+		k.ops = append(redo, k.ops...)
+	}
+	k.opID, k.opSent = 0, nil
+	k.mu.Unlock()
+	u.m.resumed.Inc()
+	u.log.Info("relay session resumed", "conn", k.idx, "resend", len(again), "pubrel", len(rel))
+	k.signal()
 }
 
 // flush writes what is pending: acknowledgements of imports, a PINGREQ
@@ -469,22 +577,30 @@ func (k *link) flush(nc net.Conn, ping bool) error {
 		take := k.take[:0]
 		var drops []*entry
 		budget := writeChunk
-		for k.qhead < len(k.queue) && len(k.live) < k.window && budget > 0 {
+		for k.qhead < len(k.queue) && budget > 0 {
 			e := k.queue[k.qhead]
+			// e.id != 0: resent in a resumed session under its identifier,
+			// counted in live already; it is sent whatever it has become
+			// (the upstream may hold its QoS 2 state under that identifier).
+			if e.id == 0 && len(k.live) >= k.window {
+				break
+			}
 			k.queue[k.qhead] = nil
 			k.qhead++
-			if e.msg.Expired(now) {
-				drops = append(drops, e)
-				continue
-			}
-			if mp := k.sess.maxPacket; mp > 0 && u.packetBound(e.msg) > mp {
-				drops = append(drops, e) // [MQTT-3.2.2-15] it may not be sent
-				continue
-			}
-			e.qos = min(e.qos, k.sess.maxQoS)
-			if e.qos > 0 {
-				e.id = k.allocID()
-				k.live[e.id] = e
+			if e.id == 0 {
+				if e.msg.Expired(now) {
+					drops = append(drops, e)
+					continue
+				}
+				if mp := k.sess.maxPacket; mp > 0 && u.packetBound(e.msg) > mp {
+					drops = append(drops, e) // [MQTT-3.2.2-15] it may not be sent
+					continue
+				}
+				e.qos = min(e.qos, k.sess.maxQoS)
+				if e.qos > 0 {
+					e.id = k.allocID()
+					k.live[e.id] = e
+				}
 			}
 			// In send order, QoS 0 included: a QoS 0 message is done once
 			// written, and resent after a reconnect if its write failed.
@@ -646,7 +762,7 @@ func (k *link) appendOp(dst []byte) []byte {
 	}
 	k.nextOp++
 	k.opID = 0x8000 | (k.nextOp & 0x7FFF)
-	k.opSent = k.opSent[:0]
+	k.opSent, k.opUns = k.opSent[:0], unsub
 	for _, op := range k.ops[:n] {
 		k.opSent = append(k.opSent, op.filter)
 	}

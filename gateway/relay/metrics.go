@@ -55,6 +55,7 @@ type upMetrics struct {
 	failovers *metrics.Counter
 	forwarded *metrics.Counter
 	resent    *metrics.Counter
+	resumed   *metrics.Counter // connections on which the upstream resumed our kept session
 	imported  *metrics.Counter
 	notAcked  *metrics.Counter // QoS 1 forwards refused while the buffer was full: not acknowledged to the device
 	overBound *metrics.Counter // QoS 2 forwards admitted past the buffer bound
@@ -85,6 +86,7 @@ func newUpMetrics(set *metrics.Set, name string, pool int) *upMetrics {
 	m.failovers = set.NewCounter(`edgegw_relay_failovers_total{` + lbl + `}`)
 	m.forwarded = set.NewCounter(`edgegw_relay_forwarded_total{` + lbl + `}`)
 	m.resent = set.NewCounter(`edgegw_relay_resent_total{` + lbl + `}`)
+	m.resumed = set.NewCounter(`edgegw_relay_sessions_resumed_total{` + lbl + `}`)
 	m.imported = set.NewCounter(`edgegw_relay_imported_total{` + lbl + `}`)
 	m.notAcked = set.NewCounter(`edgegw_relay_not_acknowledged_total{` + lbl + `}`)
 	m.overBound = set.NewCounter(`edgegw_relay_over_bound_total{` + lbl + `}`)
@@ -125,6 +127,7 @@ var metricHelp = map[string]telemetry.Help{
 	"edgegw_relay_failovers_total":           {Type: "counter", Text: "Times a pooled connection moved on to the next of its upstream's addresses after a failure."},
 	"edgegw_relay_forwarded_total":           {Type: "counter", Text: "Local messages the upstream acknowledged (QoS 1: PUBACK, QoS 2: PUBCOMP; QoS 0: written), per upstream."},
 	"edgegw_relay_resent_total":              {Type: "counter", Text: "Forwarded messages sent again, with DUP, after a reconnect, per upstream."},
+	"edgegw_relay_sessions_resumed_total":    {Type: "counter", Text: "Reconnects on which the upstream resumed the connection's kept session (session_expiry > 0), per upstream."},
 	"edgegw_relay_imported_total":            {Type: "counter", Text: "Upstream messages matching an import rule handed to local subscribers, per upstream."},
 	"edgegw_relay_not_acknowledged_total":    {Type: "counter", Text: "QoS 1 messages not taken while the upstream's buffer was full: not acknowledged to the device, which keeps and resends them."},
 	"edgegw_relay_over_bound_total":          {Type: "counter", Text: "QoS 2 messages taken past a full buffer (the device's Receive Maximum bounds them), per upstream."},

@@ -162,7 +162,14 @@ func (k *link) ack(a *mqttcodec.Ack) {
 		}
 	case mqttcodec.PUBCOMP:
 		if e != nil && e.qos == 2 && e.rec {
-			k.complete(e, a.Reason)
+			rc := a.Reason
+			if rc == mqttcodec.PacketIDNotFound {
+				// Our PUBREL again, in a resumed session, for a flow the
+				// upstream finished before its PUBCOMP reached us: its
+				// PUBREC already took the message.
+				rc = mqttcodec.Success
+			}
+			k.complete(e, rc)
 		}
 	}
 	k.mu.Unlock()

@@ -355,7 +355,7 @@ type Stats struct {
 	Forwarded, Imported  uint64
 	Connects, Failovers  uint64
 	NotAcked, BufferFull uint64
-	Resent               uint64
+	Resent, Resumed      uint64
 	UpstreamFilters      []string // the current upstream subscriptions (remote form), sorted
 	ConnectionErrors     map[string]uint64
 }
@@ -368,7 +368,7 @@ func (u *Upstream) Stats() Stats {
 		Up: u.m.states[stateUp].Load(), Connected: u.m.states[stateConnected].Load(), Down: u.m.states[stateDown].Load(),
 		Forwarded: u.m.forwarded.Get(), Imported: u.m.imported.Get(),
 		Connects: u.m.connects.Get(), Failovers: u.m.failovers.Get(),
-		NotAcked: u.m.notAcked.Get(), BufferFull: u.m.dropped[dropBufferFull].Get(), Resent: u.m.resent.Get(),
+		NotAcked: u.m.notAcked.Get(), BufferFull: u.m.dropped[dropBufferFull].Get(), Resent: u.m.resent.Get(), Resumed: u.m.resumed.Get(),
 		UpstreamFilters:  u.agg.filters(),
 		ConnectionErrors: map[string]uint64{},
 	}
