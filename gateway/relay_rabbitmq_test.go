@@ -117,13 +117,16 @@ log.file = false
 // the upstream, as real MQTT gateways in the field front it: a device's
 // QoS 1 messages under a forward rule reach a RabbitMQ MQTT subscriber in
 // order, acknowledged end to end; RabbitMQ messages under an import rule
-// reach the device's aggregated subscription.
+// reach the device's aggregated subscription; with session_expiry, a
+// message RabbitMQ takes while the relay's link is down (clean session 0:
+// its queue stays) reaches the device when the link is back.
 func TestRelayRabbitMQ(t *testing.T) {
 	addr := startRabbitMQ(t)
+	px := startWireProxy(t, addr)
 	g := newTestGateway(t, func(c *Config) {
-		u := upstream("rabbit", addr)
+		u := upstream("rabbit", px.addr())
 		q := 1
-		u.Protocol, u.MaxQoS = 4, &q
+		u.Protocol, u.MaxQoS, u.SessionExpiry = 4, &q, Duration(time.Hour)
 		u.Forward, u.Import, u.RemotePrefix = []string{"telemetry/#"}, []string{"commands/#"}, "site1/"
 		c.Relay.Upstream = []config.Upstream{u}
 	})
@@ -149,5 +152,20 @@ func TestRelayRabbitMQ(t *testing.T) {
 	cmds.expect(t, "commands/rabbit-dev/reboot", "now")
 	if st := g.relays[0].Stats(); st.Forwarded != 20 || st.UpstreamSubs != 1 {
 		t.Fatalf("forwarded %d, upstream subscriptions %d; want 20 and 1", st.Forwarded, st.UpstreamSubs)
+	}
+
+	time.Sleep(300 * time.Millisecond) // the other probes arrive
+	for len(cmds.ch) > 0 {
+		<-cmds.ch
+	}
+	px.refuse.Store(true)
+	px.cut()
+	eventually(t, "the relay down", func() bool { return g.relays[0].Stats().Up == 0 })
+	waitTok(t, obs.Publish("site1/commands/rabbit-dev/reboot", 1, false, "while-down"), "RabbitMQ publish while the link is down")
+	px.refuse.Store(false)
+	relayUp(t, g, 0)
+	cmds.expect(t, "commands/rabbit-dev/reboot", "while-down")
+	if st := g.relays[0].Stats(); st.Resumed == 0 {
+		t.Fatal("RabbitMQ did not resume the relay's session")
 	}
 }
