@@ -17,7 +17,8 @@ import (
 
 // TestChaos (issue 18) runs, per slow_consumer_policy, a few seconds of
 // randomized traffic through real sockets on a 4-loop gateway: v3.1.1 and
-// v5 clients with clean and persistent sessions, wills (some on the
+// v5 clients with clean and persistent sessions, over TCP, TLS and
+// WebSocket by turns (takeovers across transports included), wills (some on the
 // client's own subscription, some delayed, some expiring), takeovers of a
 // live connection and clean-start takeovers while a will delay is pending,
 // abrupt closes (FIN and RST), v5 DISCONNECT 0x00/0x04/error reasons,
@@ -43,8 +44,9 @@ func TestChaos(t *testing.T) {
 	// On stderr too: a panic on a loop kills the binary before t.Log output is shown.
 	fmt.Fprintf(os.Stderr, "TestChaos: seed %d (replay with EDGEGW_CHAOS_SEED=%d), %s per policy\n", seed, seed, dur)
 	t.Logf("seed %d, %s per policy", seed, dur)
+	transports := chaosTransports(t)
 	for i, policy := range []string{"backpressure", "drop", "disconnect"} {
-		t.Run(policy, func(t *testing.T) { runChaos(t, policy, seed, uint64(i), dur) })
+		t.Run(policy, func(t *testing.T) { runChaos(t, policy, seed, uint64(i), dur, transports) })
 	}
 }
 
@@ -331,6 +333,16 @@ func checkGauges(t *testing.T, m *metricSet) string {
 	return gauges()
 }
 
+// chaosTransports turns on the TLS and WebSocket listeners, which the
+// actors' connections then use by turns with plain TCP (runChaos).
+func chaosTransports(t *testing.T) func(*Config) {
+	certFile, keyFile, _ := selfSigned(t)
+	return func(c *Config) {
+		c.Listeners.TLS, c.Listeners.TLSCert, c.Listeners.TLSKey = "127.0.0.1:0", certFile, keyFile
+		c.Listeners.WS = "127.0.0.1:0"
+	}
+}
+
 func runChaos(t *testing.T, policy string, seed, salt uint64, dur time.Duration, more ...func(*Config)) {
 	quiet := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	g := newTestGatewayLog(t, func(c *Config) {
@@ -356,6 +368,7 @@ func runChaos(t *testing.T, policy string, seed, salt uint64, dur time.Duration,
 		pool.AppendCertsFromPEM(pem)
 		r.tlsAddr, r.tlsCfg = a, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 	}
+	r.wsAddr = g.Addr("ws")
 
 	watches := r.watch(t)
 	r.act(t, dur)
@@ -372,12 +385,12 @@ func runChaos(t *testing.T, policy string, seed, salt uint64, dur time.Duration,
 	closedSlow := cnt(`edgegw_connections_closed_total{reason="slow_consumer"}`)
 	withheld := cnt("edgegw_backpressure_acks_withheld_total")
 	n := &r.n
-	t.Logf("seed %d (stream salt %d) policy %s: %d connects (%d failed), %d published (%d tracked QoS 1, %d acknowledged), "+
+	t.Logf("seed %d (stream salt %d) policy %s: %d connects (%d failed; %d over TLS, %d over WebSocket), %d published (%d tracked QoS 1, %d acknowledged), "+
 		"%d wills (%d on a filter of the same client, %d delayed), %d takeovers (%d saw 0x8E), %d abrupt closes, "+
 		"%d DISCONNECT 0x04, %d DISCONNECT with an error reason, %d with a session expiry, %d keep-alive expiries, "+
 		"%d retained deliveries; gateway: dropped slow_consumer=%d inbox_full=%d, closed slow_consumer=%d (%d saw 0x97), "+
 		"acks withheld=%d; %d watched subscribers stayed, %d messages missing, %d misrouted; %s",
-		seed, salt, policy, n.connects.Load(), n.connectFails.Load(), n.published.Load(), n.tracked.Load(), n.trackedAcked.Load(),
+		seed, salt, policy, n.connects.Load(), n.connectFails.Load(), n.overTLS.Load(), n.overWS.Load(), n.published.Load(), n.tracked.Load(), n.trackedAcked.Load(),
 		n.wills.Load(), n.ownWills.Load(), n.delayedWills.Load(), n.takeovers.Load(), n.takenOver8E.Load(), n.abrupt.Load(),
 		n.disc04.Load(), n.discErr.Load(), n.discExpiry.Load(), n.keepAliveWaits.Load(),
 		n.retainedRecv.Load(), droppedSlow, droppedInbox, closedSlow, n.kicked97.Load(), withheld, stayed, lost, n.misrouted.Load(), gauges)

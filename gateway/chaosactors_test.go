@@ -22,10 +22,12 @@ const (
 type chaosRun struct {
 	g    *Gateway // for probes of the loops' side (chaosprobe_test.go)
 	addr string
-	// tlsAddr, when not "", is the TLS listener that about half the actors'
-	// connections use (tlsCfg trusts its certificate).
+	// tlsAddr and wsAddr, when not "", are the TLS and WebSocket listeners
+	// that the actors' connections are spread over, with plain TCP (tlsCfg
+	// trusts the TLS certificate).
 	tlsAddr string
 	tlsCfg  *tls.Config
+	wsAddr  string
 	seed    uint64
 	policy  string
 	stop    chan struct{} // closed when the actors must wind down
@@ -45,6 +47,7 @@ type chaosCounts struct {
 	connects, connectFails, abrupt, disconnects, disc04, discErr, discExpiry,
 	takeovers, kicked97, takenOver8E, wills, ownWills, delayedWills, published,
 	tracked, trackedAcked, stuckAcks, retainedRecv, keepAliveWaits, misrouted atomic.Int64
+	overTLS, overWS atomic.Int64 // connects over TLS, over WebSocket
 }
 
 // misroute records a PUBLISH that reached a client none of whose
@@ -115,17 +118,31 @@ func (r *chaosRun) connect(p chaosConnect, h chaosHooks, window int) *chaosClien
 			r.n.delayedWills.Add(1)
 		}
 	}
+	// Transports by turns (takeovers across transports included).
 	addr := r.addr
-	if r.tlsAddr != "" && (r.n.connects.Load()+int64(len(p.id)))%2 == 0 {
-		addr, p.tls = r.tlsAddr, r.tlsCfg // about half the connections, takeovers across transports included
+	switch (r.n.connects.Load() + int64(len(p.id))) % 3 {
+	case 1:
+		if r.tlsAddr != "" {
+			addr, p.tls = r.tlsAddr, r.tlsCfg
+		}
+	case 2:
+		if r.wsAddr != "" {
+			addr, p.ws = r.wsAddr, true
+		}
 	}
 	c, err := dialChaos(addr, p, h, window)
 	if err != nil {
 		r.n.connectFails.Add(1)
-		r.note("connect %s v%d clean=%v: %v", p.id, p.version, p.clean, err)
+		r.note("connect %s v%d clean=%v tls=%v ws=%v: %v", p.id, p.version, p.clean, p.tls != nil, p.ws, err)
 		return nil
 	}
 	r.n.connects.Add(1)
+	switch {
+	case p.tls != nil:
+		r.n.overTLS.Add(1)
+	case p.ws:
+		r.n.overWS.Add(1)
+	}
 	return c
 }
 

@@ -6,7 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	"io"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +28,7 @@ type chaosConnect struct {
 	will      *chaosWill
 	rcvBuf    int         // the client socket's SO_RCVBUF; 0 = the system's
 	tls       *tls.Config // dial the TLS listener with this configuration; nil = plain TCP
+	ws        bool        // MQTT over WebSocket (the ws listener)
 }
 
 // chaosWill is a CONNECT's will.
@@ -153,6 +158,14 @@ func dialChaos(addr string, p chaosConnect, hooks chaosHooks, window int) (*chao
 	}
 	if p.rcvBuf > 0 {
 		_ = nc.(*net.TCPConn).SetReadBuffer(p.rcvBuf)
+	}
+	if p.ws {
+		ws, err := upgradeWSChaos(nc, addr)
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		nc = ws
 	}
 	if p.tls != nil {
 		tc := tls.Client(nc, p.tls)
@@ -425,8 +438,11 @@ func (c *chaosClient) disconnect(reason byte, expiry int64) {
 func (c *chaosClient) abort(rst bool) {
 	if rst {
 		nc := c.Conn
-		if tc, ok := nc.(*tls.Conn); ok {
-			nc = tc.NetConn() // an RST under the TLS session: no close_notify
+		switch x := nc.(type) {
+		case *tls.Conn:
+			nc = x.NetConn() // an RST under the TLS session: no close_notify
+		case *wsStream:
+			nc = x.Conn // an RST under the WebSocket: no close frame
 		}
 		_ = nc.(*net.TCPConn).SetLinger(0)
 	}
@@ -451,4 +467,69 @@ func topicMatch(filter, topic string) bool {
 		}
 	}
 	return len(f) == len(t)
+}
+
+// wsStream is a chaos client's MQTT byte stream over WebSocket (gobwas/ws,
+// client side): each Write is one masked binary frame; Read returns the
+// payloads of the server's binary frames in order, control frames answered
+// by wsutil under the same write lock. Deadlines and Close go to the TCP
+// connection (a close is abrupt: no close frame).
+type wsStream struct {
+	net.Conn           // the TCP connection
+	src      io.Reader // the handshake's buffered reader, then the connection
+	wmu      sync.Mutex
+	rest     []byte
+}
+
+// upgradeWSChaos runs the WebSocket handshake for /mqtt on nc.
+func upgradeWSChaos(nc net.Conn, addr string) (*wsStream, error) {
+	u, err := url.Parse("ws://" + addr + "/mqtt")
+	if err != nil {
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	br, _, err := ws.Dialer{Protocols: []string{"mqtt"}}.Upgrade(nc, u)
+	if err != nil {
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	s := &wsStream{Conn: nc, src: nc}
+	if br != nil {
+		s.src = br
+	}
+	return s, nil
+}
+
+func (s *wsStream) Write(b []byte) (int, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := wsutil.WriteClientBinary(s.Conn, b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func (s *wsStream) Read(p []byte) (int, error) {
+	for len(s.rest) == 0 {
+		data, op, err := wsutil.ReadServerData(wsLocked{s})
+		if err != nil {
+			return 0, err
+		}
+		if op == ws.OpBinary {
+			s.rest = data
+		}
+	}
+	n := copy(p, s.rest)
+	s.rest = s.rest[n:]
+	return n, nil
+}
+
+// wsLocked is what wsutil reads from and answers control frames on.
+type wsLocked struct{ s *wsStream }
+
+func (w wsLocked) Read(p []byte) (int, error) { return w.s.src.Read(p) }
+func (w wsLocked) Write(p []byte) (int, error) {
+	w.s.wmu.Lock()
+	defer w.s.wmu.Unlock()
+	return w.s.Conn.Write(p)
 }

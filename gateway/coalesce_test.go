@@ -242,21 +242,18 @@ func TestFlushDelayCloseFlushesHeld(t *testing.T) {
 // consumers, abrupt closes, wills, no loss, no misroute, gauges back to 0)
 // with engine.flush_delay between 1 and 5 ms drawn from the seed, under
 // the policies that move held bytes most (backpressure parks acks on
-// them, disconnect closes connections that hold them), with about half
-// the clients over TLS (takeovers across transports included). EDGEGW_CHAOS_SEED
+// them, disconnect closes connections that hold them), with the clients
+// over TCP, TLS and WebSocket by turns (takeovers across transports
+// included). EDGEGW_CHAOS_SEED
 // and EDGEGW_CHAOS_DURATION apply as there (default 2s, 1s with -short).
 func TestChaosFlushDelay(t *testing.T) {
 	seed, dur := chaosParams(t, 2*time.Second)
 	delay := time.Duration(1+seed%5) * time.Millisecond
 	fmt.Fprintf(os.Stderr, "TestChaosFlushDelay: seed %d (replay with EDGEGW_CHAOS_SEED=%d), flush_delay %v, %s per policy\n", seed, seed, delay, dur)
-	certFile, keyFile, _ := selfSigned(t)
+	transports := chaosTransports(t) // held output sealed into TLS records and framed late
 	for i, policy := range []string{"backpressure", "disconnect"} {
 		t.Run(policy, func(t *testing.T) {
-			runChaos(t, policy, seed, uint64(i)+16, dur, func(c *Config) {
-				c.Engine.FlushDelay = Duration(delay)
-				// About half the clients over TLS: held output sealed into records late.
-				c.Listeners.TLS, c.Listeners.TLSCert, c.Listeners.TLSKey = "127.0.0.1:0", certFile, keyFile
-			})
+			runChaos(t, policy, seed, uint64(i)+16, dur, transports, func(c *Config) { c.Engine.FlushDelay = Duration(delay) })
 		})
 	}
 }
