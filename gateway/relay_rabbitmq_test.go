@@ -154,16 +154,9 @@ func TestRelayRabbitMQ(t *testing.T) {
 		t.Fatalf("forwarded %d, upstream subscriptions %d; want 20 and 1", st.Forwarded, st.UpstreamSubs)
 	}
 
-	time.Sleep(300 * time.Millisecond) // the other probes arrive
-	for len(cmds.ch) > 0 {
-		<-cmds.ch
-	}
-	px.refuse.Store(true)
-	px.cut()
-	eventually(t, "the relay down", func() bool { return g.relays[0].Stats().Up == 0 })
-	waitTok(t, obs.Publish("site1/commands/rabbit-dev/reboot", 1, false, "while-down"), "RabbitMQ publish while the link is down")
-	px.refuse.Store(false)
-	relayUp(t, g, 0)
+	relayDownWhile(t, g, px, cmds, func() {
+		waitTok(t, obs.Publish("site1/commands/rabbit-dev/reboot", 1, false, "while-down"), "RabbitMQ publish while the link is down")
+	})
 	cmds.expect(t, "commands/rabbit-dev/reboot", "while-down")
 	if st := g.relays[0].Stats(); st.Resumed == 0 {
 		t.Fatal("RabbitMQ did not resume the relay's session")

@@ -45,17 +45,9 @@ func TestRelaySessionKept(t *testing.T) {
 				waitTok(t, commander.Publish("commands/dev1", 1, false, "probe"), "probe")
 				time.Sleep(50 * time.Millisecond)
 			}
-			time.Sleep(200 * time.Millisecond)
-			for len(cmds.ch) > 0 {
-				<-cmds.ch
-			}
-
-			px.refuse.Store(true)
-			px.cut()
-			eventually(t, "the relay down", func() bool { return g.relays[0].Stats().Up == 0 })
-			waitTok(t, commander.Publish("commands/dev1", 1, false, "while-down"), "publish while the link is down")
-			px.refuse.Store(false)
-			relayUp(t, g, 0)
+			relayDownWhile(t, g, px, cmds, func() {
+				waitTok(t, commander.Publish("commands/dev1", 1, false, "while-down"), "publish while the link is down")
+			})
 			st := g.relays[0].Stats()
 			if tc.expiry == 0 {
 				cmds.none(t, time.Second)
@@ -155,4 +147,21 @@ func TestRelaySessionResendsUnderSameIDs(t *testing.T) {
 	if st := g.relays[0].Stats(); st.Resumed == 0 || st.Resent < 2 {
 		t.Errorf("resumed %d, resent %d; want a resumed session and the two QoS 1 messages resent", st.Resumed, st.Resent)
 	}
+}
+
+// relayDownWhile empties cmds of the probes still arriving, takes the
+// relay's only link down (px cuts it and refuses reconnects), runs publish,
+// and lets the link up again.
+func relayDownWhile(t *testing.T, g *Gateway, px *wireProxy, cmds *collector, publish func()) {
+	t.Helper()
+	time.Sleep(300 * time.Millisecond)
+	for len(cmds.ch) > 0 {
+		<-cmds.ch
+	}
+	px.refuse.Store(true)
+	px.cut()
+	eventually(t, "the relay down", func() bool { return g.relays[0].Stats().Up == 0 })
+	publish()
+	px.refuse.Store(false)
+	relayUp(t, g, 0)
 }

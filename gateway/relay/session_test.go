@@ -29,12 +29,8 @@ func TestResumedSessionPubrel(t *testing.T) {
 	var conns []*seen
 	f := startFake(t, func(c net.Conn) {
 		r := &pktReader{c: c}
-		pk, err := r.next()
-		if err != nil {
-			return
-		}
-		var cn mqttcodec.Connect
-		if mqttcodec.DecodeConnect(pk, &cn) != nil {
+		cn, ok := r.connect()
+		if !ok {
 			return
 		}
 		s := &seen{clean: cn.CleanStart, expiry: cn.Props.SessionExpiry}
@@ -125,12 +121,8 @@ func TestKeptSessionCleanAfterFailover(t *testing.T) {
 	serve := func(name string, ok func(n int) bool) func(net.Conn) {
 		return func(c net.Conn) {
 			r := &pktReader{c: c}
-			pk, err := r.next()
-			if err != nil {
-				return
-			}
-			var cn mqttcodec.Connect
-			if mqttcodec.DecodeConnect(pk, &cn) != nil {
+			cn, read := r.connect()
+			if !read {
 				return
 			}
 			mu.Lock()
@@ -168,4 +160,11 @@ func TestKeptSessionCleanAfterFailover(t *testing.T) {
 	if len(cleans["a"]) < 2 || !cleans["a"][0] || cleans["a"][1] || !cleans["b"][0] {
 		t.Fatalf("clean start per CONNECT: A %v, B %v; want A [true false ...], B [true ...]", cleans["a"], cleans["b"])
 	}
+}
+
+// connect reads and decodes the client's CONNECT.
+func (r *pktReader) connect() (mqttcodec.Connect, bool) {
+	var cn mqttcodec.Connect
+	pk, err := r.next()
+	return cn, err == nil && mqttcodec.DecodeConnect(pk, &cn) == nil
 }
