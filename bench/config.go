@@ -114,6 +114,12 @@ type Config struct {
 	Seed           int64    `toml:"seed"`            // jitter seed (0 = time)
 	PublishTick    Duration `toml:"publish_tick"`    // how often publishers write what is due, in one write each (0 = 10ms)
 
+	// SubscriberBroker, when set, is where the subscribers of
+	// fanin/fanout/shared connect instead of Broker (same transport and TLS
+	// settings): the far side of a relay or bridge, so that delivery,
+	// latency and loss are measured through it.
+	SubscriberBroker string `toml:"subscriber_broker"`
+
 	Capacity CapacityConfig `toml:"capacity"`
 
 	// Set by the parent for worker processes; not in TOML.
@@ -177,6 +183,7 @@ func (f durationFlag) Set(s string) error { return f.d.UnmarshalText([]byte(s)) 
 func bindFlags(fs *flag.FlagSet, c *Config, file *string, worker *string, ratio *string) {
 	fs.StringVar(file, "scenario-file", "", "TOML scenario file (keys as the flags, '-' -> '_'); flags given explicitly win")
 	fs.StringVar(&c.Broker, "broker", c.Broker, "MQTT broker host:port")
+	fs.StringVar(&c.SubscriberBroker, "subscriber-broker", c.SubscriberBroker, "fanin/fanout/shared: subscribers connect to this host:port instead of --broker (the far side of a relay or bridge; same transport)")
 	fs.StringVar(&c.Transport, "transport", c.Transport, "tcp, ws (MQTT over WebSocket), tls or wss (the same over TLS; each TLS client costs two relay goroutines and one unix socketpair, and its handshake counts in connect latency)")
 	fs.StringVar(&c.TLSCA, "tls-ca", c.TLSCA, "tls/wss: PEM file of the CA to trust (default: system roots)")
 	fs.BoolVar(&c.TLSInsecure, "tls-insecure", c.TLSInsecure, "tls/wss: skip certificate verification")
@@ -320,6 +327,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Broker == "" || !strings.Contains(c.Broker, ":") {
 		return bad("broker", "want host:port, got %q", c.Broker)
+	}
+	if sb := c.SubscriberBroker; sb != "" {
+		if !strings.Contains(sb, ":") {
+			return bad("subscriber-broker", "want host:port, got %q", sb)
+		}
+		switch c.Scenario {
+		case ScenarioFanIn, ScenarioFanOut, ScenarioShared:
+		default:
+			return bad("subscriber-broker", "only fanin, fanout and shared have subscribers of their own, got --scenario %s", c.Scenario)
+		}
 	}
 	switch c.Transport {
 	case "tcp", "ws", "tls", "wss":

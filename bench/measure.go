@@ -48,7 +48,7 @@ func runLocal(ctx context.Context, cfg *Config, barrier func(ready int) error, d
 	defer cancel()
 	go r.pacer(pctx)
 
-	res := &Result{Type: "summary", Scenario: cfg.Scenario, Broker: cfg.Broker, MQTT: cfg.MQTT, QoS: cfg.QoS,
+	res := &Result{Type: "summary", Scenario: cfg.Scenario, Broker: cfg.Broker, SubBroker: cfg.SubscriberBroker, MQTT: cfg.MQTT, QoS: cfg.QoS,
 		Payload: cfg.Payload, Procs: max(cfg.workers, 1), Clients: len(r.clients), TargetRate: cfg.totalRate()}
 	if cfg.publishes() {
 		res.Publishers = cfg.numPublishers()

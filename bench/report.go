@@ -22,6 +22,9 @@ func printTable(w io.Writer, r *Result) {
 		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...)
 	}
 	row("scenario", "%s  broker %s  mqtt %d  qos %d  payload %d B  procs %d", r.Scenario, r.Broker, r.MQTT, r.QoS, r.Payload, r.Procs)
+	if r.SubBroker != "" {
+		row("subscribers", "at %s", r.SubBroker)
+	}
 	row("clients", "%d  (publishers %d, subscribers %d), peak connected %d", r.Clients, r.Publishers, r.Subscribers, r.PeakConns)
 	row("connects", "%d ok, %d failed of %d attempts; %.0f conn/s over %.2fs ramp; error ratio %.4f",
 		r.ConnOK, r.ConnFail, r.Attempts, r.ConnectRate, r.RampSeconds, r.ConnErrRatio)

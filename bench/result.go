@@ -32,6 +32,7 @@ type Result struct {
 	Type        string  `json:"type"` // "summary" or "step"
 	Scenario    string  `json:"scenario"`
 	Broker      string  `json:"broker"`
+	SubBroker   string  `json:"subscriber_broker,omitempty"` // where the subscribers connected, when not Broker
 	MQTT        int     `json:"mqtt"`
 	QoS         int     `json:"qos"`
 	Payload     int     `json:"payload"`

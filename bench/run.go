@@ -453,7 +453,11 @@ func (r *runner) dialOne(c *client) {
 	c.connStart = time.Now().UnixNano()
 	lp0 := r.off
 	lp0.ctr.attempts.Add(1)
-	nc, err := d.Dial("tcp", r.cfg.Broker)
+	addr := r.cfg.Broker
+	if c.role == roleSub && r.cfg.SubscriberBroker != "" {
+		addr = r.cfg.SubscriberBroker // the far side of a relay or bridge
+	}
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		lp0.ctr.connFail.Add(1)
 		r.fails.add(dialReason(err))
@@ -533,11 +537,22 @@ func bindNoPort(_, _ string, rc syscall.RawConn) error {
 	return nil
 }
 
-// probe checks the broker accepts TCP (and, for tls/wss, completes a TLS
-// handshake) before any load starts, so that an unreachable broker or a
-// certificate problem gives one clear error instead of N failures.
+// probe checks the broker, and the subscriber broker when set, accepts TCP
+// (and, for tls/wss, completes a TLS handshake) before any load starts, so
+// that an unreachable broker or a certificate problem gives one clear error
+// instead of N failures.
 func probe(cfg *Config) error {
-	broker, timeout := cfg.Broker, cfg.ConnectTimeout.D()
+	if err := probeOne(cfg, cfg.Broker); err != nil {
+		return err
+	}
+	if cfg.SubscriberBroker != "" {
+		return probeOne(cfg, cfg.SubscriberBroker)
+	}
+	return nil
+}
+
+func probeOne(cfg *Config, broker string) error {
+	timeout := cfg.ConnectTimeout.D()
 	nc, err := net.DialTimeout("tcp", broker, timeout)
 	if err != nil {
 		return fmt.Errorf("%w %s: %v", errNoBroker, broker, err)
