@@ -214,11 +214,12 @@ func (k *link) run() {
 //
 // Sessions kept (session_expiry > 0): the first connection after a start,
 // and the first to an address after a failover, is clean (identifiers the
-// old session there holds are unknown to us, and a QoS 2 one it still holds
-// would swallow a new message of ours under it); later ones resume. A v5 clean start with a Session Expiry
-// Interval already leaves a session that outlives the connection; 3.1.1
-// has no such thing, so there the clean connection is closed at once with
-// DISCONNECT and a second one, clean session 0, starts the kept session.
+// old session there holds are unknown to us, and a QoS 2 one it still
+// holds would swallow a new message of ours under it); later ones resume.
+// A v5 clean start with a Session Expiry Interval already leaves a session
+// that outlives the connection; 3.1.1 has no such thing, so there the
+// clean connection is closed at once with DISCONNECT and a second one,
+// clean session 0, starts the kept session.
 func (k *link) connect(a string) (net.Conn, []byte, bool, error) {
 	u := k.u
 	ctx, cancel := context.WithTimeout(u.ctx, u.opt.DialTimeout) // Close cancels u.ctx
