@@ -19,25 +19,6 @@ import (
 // bridge_protocol_version mqttv311 with try_private true, so its CONNECT
 // carries protocol level 0x84 (mqttcodec.BridgeBit | 4).
 
-// mosquittoBroker returns the mosquitto broker binary (Debian installs it in
-// /usr/sbin, which is not on every PATH). Without it the test is skipped,
-// except under CI, where its absence is a failure (CI installs the Debian
-// mosquitto package; a silent skip would hide the test).
-func mosquittoBroker(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("mosquitto"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/mosquitto"); err == nil {
-		return "/usr/sbin/mosquitto"
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("mosquitto broker not found but CI is set: install the mosquitto package")
-	}
-	t.Skip("mosquitto broker not installed (apt-get install mosquitto); set CI=true to make this a failure")
-	return ""
-}
-
 // syncBuffer is a bytes.Buffer safe for a child process's output and the test.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -158,7 +139,7 @@ func mqttAt(t *testing.T, addr, id string, h mqtt.MessageHandler) mqtt.Client {
 // retain-as-published, so a retained message published on the gateway is
 // retained on mosquitto too.
 func TestMosquittoBridge(t *testing.T) {
-	bin := mosquittoBroker(t)
+	bin := mosquittoBin(t)
 	for _, c := range []struct{ name, extra string }{
 		{"default mqttv311 level 0x84", ""},
 		// A 3.1 client ID has at most 23 characters; the default is the host name + ".edgegw".

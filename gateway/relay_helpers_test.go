@@ -47,8 +47,10 @@ type mosquittoProc struct {
 	out  *syncBuffer
 }
 
-// mosquittoBin returns the mosquitto broker binary: skipped without it,
-// a failure under CI (as mosquittoBroker, for tests and benchmarks alike).
+// mosquittoBin returns the mosquitto broker binary (Debian installs it in
+// /usr/sbin, which is not on every PATH), for tests and benchmarks alike.
+// Without it the test is skipped, except under CI, where its absence is a
+// failure (CI installs the Debian package; a silent skip would hide it).
 func mosquittoBin(t testing.TB) string {
 	t.Helper()
 	if p, err := exec.LookPath("mosquitto"); err == nil {
